@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The configuration knobs: values, grammar and atomic updates.
+ */
+#include <linux/ctype.h>
+#include <linux/inet.h>
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <net/ip.h>
+
+#include "krelay.h"
+
+/* Serialises configuration writes, start/stop and module teardown. */
+DEFINE_MUTEX(krelay_config_mutex);
+
+struct krelay_config krelay_cfg = {
+	.gport			= 16000,
+	.real_ip		= cpu_to_be32(0xc0a8000a),	/* 192.168.0.10 */
+	.max_entries		= 262144,
+	.udp_timeout		= 30,
+	.udp_stream_timeout	= 120,
+	.tcp_timeout_established = 432000,
+	.tcp_timeout_close	= 10,
+};
+
+const struct krelay_knob krelay_knobs[] = {
+	{ "gport", KRELAY_KNOB_PORT, 1, 65535, &krelay_cfg.gport },
+	{ "real_ip", KRELAY_KNOB_IPV4, 0, 0, &krelay_cfg.real_ip },
+	{ "tcp_ports", KRELAY_KNOB_PORTS, 1, 65535, &krelay_cfg.tcp_ports },
+	{ "udp_ports", KRELAY_KNOB_PORTS, 1, 65535, &krelay_cfg.udp_ports },
+	{ "max_entries", KRELAY_KNOB_U32, 1, 4194304, &krelay_cfg.max_entries },
+	{ "udp_timeout", KRELAY_KNOB_U32, 1, 86400, &krelay_cfg.udp_timeout },
+	{ "udp_stream_timeout", KRELAY_KNOB_U32, 1, 86400,
+	  &krelay_cfg.udp_stream_timeout },
+	{ "tcp_timeout_established", KRELAY_KNOB_U32, 1, 864000,
+	  &krelay_cfg.tcp_timeout_established },
+	{ "tcp_timeout_close", KRELAY_KNOB_U32, 1, 864000,
+	  &krelay_cfg.tcp_timeout_close },
+};
+
+const unsigned int krelay_nr_knobs = ARRAY_SIZE(krelay_knobs);
+
+static struct krelay_ports *ports_new(const u16 *port, unsigned int n)
+{
+	struct krelay_ports *p = kzalloc(sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return NULL;
+	memcpy(p->port, port, n * sizeof(*port));
+	p->n = n;
+	return p;
+}
+
+int krelay_config_init(void)
+{
+	static const u16 tcp[] = { 53, 80 }, udp[] = { 53 };
+	struct krelay_ports *t, *u;
+
+	t = ports_new(tcp, ARRAY_SIZE(tcp));
+	u = ports_new(udp, ARRAY_SIZE(udp));
+	if (!t || !u) {
+		kfree(t);
+		kfree(u);
+		return -ENOMEM;
+	}
+	RCU_INIT_POINTER(krelay_cfg.tcp_ports, t);
+	RCU_INIT_POINTER(krelay_cfg.udp_ports, u);
+	return 0;
+}
+
+void krelay_config_exit(void)
+{
+	kfree(rcu_dereference_protected(krelay_cfg.tcp_ports, true));
+	kfree(rcu_dereference_protected(krelay_cfg.udp_ports, true));
+}
+
+static bool ports_contain(const struct krelay_ports *p, u16 port)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->port[i] == port)
+			return true;
+	return false;
+}
+
+/* Called under rcu_read_lock (the hooks run under it). */
+bool krelay_port_relayed(u8 proto, __be16 port)
+{
+	const struct krelay_ports *p;
+
+	if (proto == IPPROTO_TCP)
+		p = rcu_dereference(krelay_cfg.tcp_ports);
+	else
+		p = rcu_dereference(krelay_cfg.udp_ports);
+	return ports_contain(p, ntohs(port));
+}
+
+/*
+ * Strip the single trailing newline a write may carry; anything else that
+ * is not part of the value makes the write invalid.
+ */
+static size_t chomp(const char *buf, size_t len)
+{
+	if (len && buf[len - 1] == '\n')
+		len--;
+	return len;
+}
+
+static int parse_u32(const char *buf, size_t len, u32 min, u32 max, u32 *out)
+{
+	char tmp[16];
+	size_t i;
+	int err;
+
+	if (!len || len >= sizeof(tmp))
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!isdigit(buf[i]))
+			return -EINVAL;
+	memcpy(tmp, buf, len);
+	tmp[len] = '\0';
+	err = kstrtou32(tmp, 10, out);
+	if (err || *out < min || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_ipv4(const char *buf, size_t len, __be32 *out)
+{
+	const char *end;
+	u8 a[4];
+
+	if (!len || !in4_pton(buf, len, a, -1, &end) || end != buf + len)
+		return -EINVAL;
+	memcpy(out, a, sizeof(*out));
+	/* 0/8 is "this network": no host to relay to. */
+	if ((*out & htonl(0xff000000)) == 0 || ipv4_is_lbcast(*out) ||
+	    ipv4_is_multicast(*out) || ipv4_is_loopback(*out))
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_ports(const char *buf, size_t len, u16 *port,
+		       unsigned int *n)
+{
+	const char *p = buf, *end = buf + len, *comma;
+	unsigned int i = 0, j;
+	u32 v;
+
+	while (p <= end) {
+		comma = memchr(p, ',', end - p);
+		if (!comma)
+			comma = end;
+		if (i == KRELAY_MAX_PORTS ||
+		    parse_u32(p, comma - p, 1, 65535, &v))
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (port[j] == v)
+				return -EINVAL;
+		port[i++] = v;
+		p = comma + 1;
+	}
+	*n = i;
+	return 0;
+}
+
+int krelay_knob_show(const struct krelay_knob *k, char *buf, size_t size)
+{
+	const struct krelay_ports *p;
+	__be32 ip;
+	int n = 0;
+	unsigned int i;
+
+	switch (k->type) {
+	case KRELAY_KNOB_PORT:
+		return scnprintf(buf, size, "%u\n", READ_ONCE(*(u16 *)k->val));
+	case KRELAY_KNOB_U32:
+		return scnprintf(buf, size, "%u\n", READ_ONCE(*(u32 *)k->val));
+	case KRELAY_KNOB_IPV4:
+		ip = READ_ONCE(*(__be32 *)k->val);
+		return scnprintf(buf, size, "%pI4\n", &ip);
+	case KRELAY_KNOB_PORTS:
+		rcu_read_lock();
+		p = rcu_dereference(*(struct krelay_ports __rcu **)k->val);
+		for (i = 0; i < p->n; i++)
+			n += scnprintf(buf + n, size - n, "%s%u", i ? "," : "",
+				       p->port[i]);
+		rcu_read_unlock();
+		n += scnprintf(buf + n, size - n, "\n");
+		return n;
+	}
+	return -EINVAL;
+}
+
+static bool gport_clashes(u16 gport, const struct krelay_ports *tcp)
+{
+	return ports_contain(tcp, gport);
+}
+
+static const struct krelay_ports *tcp_ports_locked(void)
+{
+	return rcu_dereference_protected(krelay_cfg.tcp_ports,
+					 lockdep_is_held(&krelay_config_mutex));
+}
+
+/*
+ * Parse and, when valid, store a knob's new value. The old value stays in
+ * force on any error.
+ */
+int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
+{
+	struct krelay_ports __rcu **pp;
+	struct krelay_ports *old, *new;
+	u16 port[KRELAY_MAX_PORTS];
+	unsigned int n;
+	__be32 ip;
+	u32 v;
+	int err;
+
+	len = chomp(buf, len);
+	mutex_lock(&krelay_config_mutex);
+	switch (k->type) {
+	case KRELAY_KNOB_PORT:
+		err = parse_u32(buf, len, k->min, k->max, &v);
+		if (!err && gport_clashes(v, tcp_ports_locked()))
+			err = -EINVAL;
+		if (!err)
+			WRITE_ONCE(*(u16 *)k->val, v);
+		break;
+	case KRELAY_KNOB_U32:
+		err = parse_u32(buf, len, k->min, k->max, &v);
+		if (!err)
+			WRITE_ONCE(*(u32 *)k->val, v);
+		break;
+	case KRELAY_KNOB_IPV4:
+		err = parse_ipv4(buf, len, &ip);
+		if (!err)
+			WRITE_ONCE(*(__be32 *)k->val, ip);
+		break;
+	case KRELAY_KNOB_PORTS:
+		err = parse_ports(buf, len, port, &n);
+		if (err)
+			break;
+		new = ports_new(port, n);
+		if (!new) {
+			err = -ENOMEM;
+			break;
+		}
+		if (k->val == &krelay_cfg.tcp_ports &&
+		    gport_clashes(krelay_cfg.gport, new)) {
+			kfree(new);
+			err = -EINVAL;
+			break;
+		}
+		pp = k->val;
+		old = rcu_replace_pointer(*pp, new,
+					  lockdep_is_held(&krelay_config_mutex));
+		kfree_rcu(old, rcu);
+		break;
+	default:
+		err = -EINVAL;
+	}
+	mutex_unlock(&krelay_config_mutex);
+	return err;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _KRELAY_H
+#define _KRELAY_H
+
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/types.h>
+
+#include "uapi/krelay.h"
+
+#define KRELAY_MAX_PORTS	16
+
+/* A relayed-port list, replaced whole under RCU. */
+struct krelay_ports {
+	struct rcu_head	rcu;
+	unsigned int	n;
+	u16		port[KRELAY_MAX_PORTS];
+};
+
+struct krelay_config {
+	u16			gport;
+	__be32			real_ip;
+	struct krelay_ports __rcu *tcp_ports;
+	struct krelay_ports __rcu *udp_ports;
+	u32			max_entries;
+	u32			udp_timeout;
+	u32			udp_stream_timeout;
+	u32			tcp_timeout_established;
+	u32			tcp_timeout_close;
+};
+
+/*
+ * Values are read on the packet path with READ_ONCE (or rcu_dereference for
+ * the port lists) and written with WRITE_ONCE under krelay_config_mutex.
+ */
+extern struct krelay_config krelay_cfg;
+/* Serialises configuration writes, start/stop and module teardown. */
+extern struct mutex krelay_config_mutex;
+
+int krelay_config_init(void);
+void krelay_config_exit(void);
+bool krelay_port_relayed(u8 proto, __be16 port);
+
+enum krelay_knob_type {
+	KRELAY_KNOB_PORT,
+	KRELAY_KNOB_IPV4,
+	KRELAY_KNOB_PORTS,
+	KRELAY_KNOB_U32,
+};
+
+struct krelay_knob {
+	const char		*name;
+	enum krelay_knob_type	type;
+	u32			min, max;
+	void			*val;
+};
+
+extern const struct krelay_knob krelay_knobs[];
+extern const unsigned int krelay_nr_knobs;
+int krelay_knob_show(const struct krelay_knob *k, char *buf, size_t size);
+int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len);
+
+/* Start/stop: hooks registered or not. */
+bool krelay_started(void);
+
+/* Counters, per CPU; summed when read. */
+enum krelay_stat {
+	KRELAY_STAT_PRE_UDP,
+	KRELAY_STAT_PRE_TCP,
+	KRELAY_STAT_POST_UDP,
+	KRELAY_STAT_POST_TCP,
+	KRELAY_STAT_ICMP,
+	KRELAY_STAT_INSERT,
+	KRELAY_STAT_INSERT_FAILED,
+	KRELAY_STAT_EVICTED,
+	KRELAY_STAT_EXPIRED,
+	KRELAY_STAT_DELETED,
+	KRELAY_STAT_DROP_TABLE_FULL,
+	KRELAY_STAT_DROP_NOMEM,
+	KRELAY_STAT_DROP_UNWRITABLE,
+	KRELAY_STAT_DROP_CLASH,
+	KRELAY_STAT_MAX
+};
+
+struct krelay_stats {
+	u64 c[KRELAY_STAT_MAX];
+};
+
+DECLARE_PER_CPU(struct krelay_stats, krelay_stats);
+extern const char *const krelay_stat_names[KRELAY_STAT_MAX];
+
+static inline void krelay_count(enum krelay_stat s)
+{
+	this_cpu_inc(krelay_stats.c[s]);
+}
+
+u64 krelay_stat_sum(enum krelay_stat s);
+
+/* proc.c */
+int krelay_proc_init(void);
+void krelay_proc_exit(void);
+
+/* hooks.c */
+int krelay_hooks_register(void);
+void krelay_hooks_unregister(void);
+
+/* sockopt.c */
+int krelay_sockopt_init(void);
+void krelay_sockopt_exit(void);
+
+#endif /* _KRELAY_H */

@@ -1,0 +1,687 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The NAT table: RCU hash of flows, striped bucket locks, eviction of
+ * unreplied flows when full, and a deferrable garbage collector.
+ */
+#include <linux/ctype.h>
+#include <linux/inet.h>
+#include <linux/jhash.h>
+#include <linux/module.h>
+#include <linux/random.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+
+#include "krelay.h"
+#include "table.h"
+
+static unsigned int hashsize = 65536;
+module_param(hashsize, uint, 0444);
+MODULE_PARM_DESC(hashsize, "NAT table hash buckets (power of two, default 65536)");
+
+#define KRELAY_LOCKS		1024
+#define GC_INTERVAL		HZ
+#define GC_MAX_RUN		msecs_to_jiffies(10)
+
+/* Timeouts conntrack uses for states krelay has no knob for. */
+#define TCP_SYN_SENT_TIMEOUT	120
+#define TCP_FIN_WAIT_TIMEOUT	120
+
+static struct hlist_head *buckets;
+static unsigned int hmask;
+static u32 hash_seed __read_mostly;
+/* locks[i] protects the chains of all buckets b with b % KRELAY_LOCKS == i. */
+static spinlock_t locks[KRELAY_LOCKS];
+static struct kmem_cache *flow_cache;
+
+/* Protects unreplied_list: flows not yet answered, oldest first. */
+static DEFINE_SPINLOCK(unreplied_lock);
+static LIST_HEAD(unreplied_list);
+
+static atomic_t count_all, count_udp, count_tcp;
+
+static struct delayed_work gc_work;
+static unsigned int gc_next;	/* next bucket to scan, GC work only */
+
+static u32 tuple_hash(const struct krelay_tuple *t)
+{
+	return jhash_3words((__force u32)t->src, (__force u32)t->dst,
+			    ((__force u32)t->sport << 16 |
+			     (__force u32)t->dport) ^ t->proto,
+			    hash_seed) & hmask;
+}
+
+static bool tuple_eq(const struct krelay_tuple *a, const struct krelay_tuple *b)
+{
+	return a->src == b->src && a->dst == b->dst &&
+	       a->sport == b->sport && a->dport == b->dport &&
+	       a->proto == b->proto;
+}
+
+static void lock2(u32 h0, u32 h1)
+{
+	h0 %= KRELAY_LOCKS;
+	h1 %= KRELAY_LOCKS;
+	if (h0 > h1)
+		swap(h0, h1);
+	spin_lock_bh(&locks[h0]);
+	if (h1 != h0)
+		spin_lock_nested(&locks[h1], SINGLE_DEPTH_NESTING);
+}
+
+static void unlock2(u32 h0, u32 h1)
+{
+	h0 %= KRELAY_LOCKS;
+	h1 %= KRELAY_LOCKS;
+	if (h1 != h0)
+		spin_unlock(&locks[h1]);
+	spin_unlock_bh(&locks[h0]);
+}
+
+/* Callers hold rcu_read_lock (the hooks do) or a lock of the bucket. */
+static struct krelay_node *find(u32 h, const struct krelay_tuple *t)
+{
+	struct krelay_node *n;
+
+	hlist_for_each_entry_rcu(n, &buckets[h], hnode)
+		if (tuple_eq(&n->t, t))
+			return n;
+	return NULL;
+}
+
+struct krelay_node *krelay_lookup(const struct krelay_tuple *t)
+{
+	struct krelay_node *n = find(tuple_hash(t), t);
+
+	if (n && READ_ONCE(krelay_node_flow(n)->dead))
+		return NULL;
+	return n;
+}
+
+static atomic_t *proto_count(u8 proto)
+{
+	return proto == IPPROTO_TCP ? &count_tcp : &count_udp;
+}
+
+unsigned int krelay_table_count(u8 proto)
+{
+	return atomic_read(proto_count(proto));
+}
+
+/* Hash the pair of roles (r, r + 1); fails if either tuple is taken. */
+static int hash_pair(struct krelay_flow *f, unsigned int r)
+{
+	struct krelay_node *a = &f->node[r], *b = &f->node[r + 1];
+	u32 ha = tuple_hash(&a->t), hb = tuple_hash(&b->t);
+	int err = 0;
+
+	lock2(ha, hb);
+	if (find(ha, &a->t) || find(hb, &b->t)) {
+		err = -EEXIST;
+	} else {
+		hlist_add_head_rcu(&a->hnode, &buckets[ha]);
+		hlist_add_head_rcu(&b->hnode, &buckets[hb]);
+	}
+	unlock2(ha, hb);
+	return err;
+}
+
+static void unhash_pair(struct krelay_flow *f, unsigned int r)
+{
+	struct krelay_node *a = &f->node[r], *b = &f->node[r + 1];
+	u32 ha = tuple_hash(&a->t), hb = tuple_hash(&b->t);
+
+	lock2(ha, hb);
+	hlist_del_rcu(&a->hnode);
+	hlist_del_rcu(&b->hnode);
+	unlock2(ha, hb);
+}
+
+static void flow_free_rcu(struct rcu_head *head)
+{
+	kmem_cache_free(flow_cache, container_of(head, struct krelay_flow, rcu));
+}
+
+static void unreplied_del(struct krelay_flow *f)
+{
+	spin_lock_bh(&unreplied_lock);
+	list_del_init(&f->unreplied);
+	spin_unlock_bh(&unreplied_lock);
+}
+
+/* Unhash f and free it after a grace period; false if already gone. */
+static bool flow_delete(struct krelay_flow *f, enum krelay_stat why)
+{
+	unsigned int nodes, r;
+
+	spin_lock_bh(&f->lock);
+	if (f->dead) {
+		spin_unlock_bh(&f->lock);
+		return false;
+	}
+	WRITE_ONCE(f->dead, true);
+	nodes = f->nodes;
+	spin_unlock_bh(&f->lock);
+
+	unreplied_del(f);
+	for (r = 0; r < nodes; r += 2)
+		unhash_pair(f, r);
+	atomic_dec(proto_count(f->proto));
+	atomic_dec(&count_all);
+	krelay_count(why);
+	call_rcu(&f->rcu, flow_free_rcu);
+	return true;
+}
+
+void krelay_flow_delete(struct krelay_flow *f)
+{
+	flow_delete(f, KRELAY_STAT_DELETED);
+}
+
+/* Make room for one flow: evict the oldest unreplied one, if any. */
+static bool evict_one(void)
+{
+	struct krelay_flow *f;
+
+	spin_lock_bh(&unreplied_lock);
+	f = list_first_entry_or_null(&unreplied_list, struct krelay_flow,
+				     unreplied);
+	if (f)
+		list_del_init(&f->unreplied);
+	spin_unlock_bh(&unreplied_lock);
+	return f && flow_delete(f, KRELAY_STAT_EVICTED);
+}
+
+static void set_tuple(struct krelay_tuple *t, __be32 src, __be16 sport,
+		      __be32 dst, __be16 dport, u8 proto)
+{
+	t->src = src;
+	t->sport = sport;
+	t->dst = dst;
+	t->dport = dport;
+	t->proto = proto;
+}
+
+/*
+ * Create the flow for a packet whose tuple is orig (client -> relay).
+ * Called from the hooks, under rcu_read_lock. Returns the flow in the
+ * table, which may be one another CPU created for the same packet tuple.
+ */
+struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
+				       __be32 server_ip, __be16 gport)
+{
+	struct krelay_flow *f;
+	struct krelay_node *n;
+	unsigned int r;
+
+	if (atomic_inc_return(&count_all) > READ_ONCE(krelay_cfg.max_entries) &&
+	    !evict_one()) {
+		atomic_dec(&count_all);
+		krelay_count(KRELAY_STAT_DROP_TABLE_FULL);
+		net_dbg_ratelimited("table full, dropping packet\n");
+		return ERR_PTR(-ENOSPC);
+	}
+	/* evict_one() took the evicted flow off the count: ours stays on. */
+
+	f = kmem_cache_zalloc(flow_cache, GFP_ATOMIC);
+	if (!f) {
+		atomic_dec(&count_all);
+		krelay_count(KRELAY_STAT_DROP_NOMEM);
+		return ERR_PTR(-ENOMEM);
+	}
+	spin_lock_init(&f->lock);
+	INIT_LIST_HEAD(&f->unreplied);
+	for (r = 0; r < KRELAY_ROLE_MAX; r++)
+		f->node[r].role = r;
+	f->proto = orig->proto;
+	f->client_ip = orig->src;
+	f->client_port = orig->sport;
+	f->relay_ip = orig->dst;
+	f->relay_port = orig->dport;
+	f->server_ip = server_ip;
+	f->server_port = orig->dport;
+	f->gport = gport;
+	f->created = jiffies;
+	f->last_seen = f->created;
+	f->nodes = 2;
+
+	f->node[KRELAY_ROLE_ORIG].t = *orig;
+	if (f->proto == IPPROTO_UDP) {
+		f->state = KRELAY_UDP_UNREPLIED;
+		set_tuple(&f->node[KRELAY_ROLE_REPLY].t, server_ip,
+			  f->server_port, f->client_ip, f->client_port,
+			  f->proto);
+	} else {
+		f->state = KRELAY_TCP_SYN_SENT;
+		set_tuple(&f->node[KRELAY_ROLE_REPLY].t, f->relay_ip, gport,
+			  f->client_ip, f->client_port, f->proto);
+	}
+
+	if (hash_pair(f, KRELAY_ROLE_ORIG)) {
+		kmem_cache_free(flow_cache, f);
+		atomic_dec(&count_all);
+		krelay_count(KRELAY_STAT_INSERT_FAILED);
+		/* Lost a race for the same tuple, or a clash on the reply. */
+		n = krelay_lookup(orig);
+		if (n && n->role == KRELAY_ROLE_ORIG)
+			return krelay_node_flow(n);
+		krelay_count(KRELAY_STAT_DROP_CLASH);
+		return ERR_PTR(-EEXIST);
+	}
+	spin_lock_bh(&unreplied_lock);
+	list_add_tail(&f->unreplied, &unreplied_list);
+	spin_unlock_bh(&unreplied_lock);
+	atomic_inc(proto_count(f->proto));
+	krelay_count(KRELAY_STAT_INSERT);
+	return f;
+}
+
+/* Hash the server-side roles of a TCP flow (tcp_relay's socket local:y). */
+int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y)
+{
+	int err;
+
+	spin_lock_bh(&f->lock);
+	if (f->dead || f->nodes != 2) {
+		err = f->dead ? -ENOENT : -EBUSY;
+		goto out;
+	}
+	set_tuple(&f->node[KRELAY_ROLE_SRV_OUT].t, local_ip, y, f->server_ip,
+		  f->server_port, f->proto);
+	set_tuple(&f->node[KRELAY_ROLE_SRV_IN].t, f->server_ip, f->server_port,
+		  f->client_ip, y, f->proto);
+	err = hash_pair(f, KRELAY_ROLE_SRV_OUT);
+	if (err) {
+		err = -EADDRINUSE;
+		goto out;
+	}
+	f->local_ip = local_ip;
+	f->y = y;
+	f->nodes = 4;
+out:
+	spin_unlock_bh(&f->lock);
+	return err;
+}
+
+void krelay_flow_seen(struct krelay_flow *f, enum krelay_role role,
+		      unsigned int len)
+{
+	unsigned long now = jiffies;
+
+	if (READ_ONCE(f->last_seen) != now)
+		WRITE_ONCE(f->last_seen, now);
+	if (role == KRELAY_ROLE_ORIG || role == KRELAY_ROLE_REPLY) {
+		atomic64_inc(&f->packets[role]);
+		atomic64_add(len, &f->bytes[role]);
+	}
+}
+
+/* Caller holds f->lock. Replied flows leave the eviction list. */
+void krelay_flow_set_state(struct krelay_flow *f, u8 state)
+{
+	lockdep_assert_held(&f->lock);
+	if (state != KRELAY_UDP_UNREPLIED && state != KRELAY_TCP_SYN_SENT &&
+	    !list_empty(&f->unreplied))
+		unreplied_del(f);
+	WRITE_ONCE(f->state, state);
+}
+
+static unsigned long flow_timeout(const struct krelay_flow *f)
+{
+	u32 s;
+
+	switch (READ_ONCE(f->state)) {
+	case KRELAY_UDP_UNREPLIED:
+		s = READ_ONCE(krelay_cfg.udp_timeout);
+		break;
+	case KRELAY_UDP_REPLIED:
+		s = READ_ONCE(krelay_cfg.udp_stream_timeout);
+		break;
+	case KRELAY_TCP_SYN_SENT:
+		s = TCP_SYN_SENT_TIMEOUT;
+		break;
+	case KRELAY_TCP_ESTABLISHED:
+		s = READ_ONCE(krelay_cfg.tcp_timeout_established);
+		break;
+	case KRELAY_TCP_FIN_WAIT:
+		s = TCP_FIN_WAIT_TIMEOUT;
+		break;
+	default:
+		s = READ_ONCE(krelay_cfg.tcp_timeout_close);
+	}
+	return (unsigned long)s * HZ;
+}
+
+static bool flow_expired(const struct krelay_flow *f, unsigned long now)
+{
+	return time_after(now, READ_ONCE(f->last_seen) + flow_timeout(f));
+}
+
+/*
+ * Call fn for every flow (once, through its ORIG node), under RCU, with
+ * cond_resched between chunks of buckets. fn may delete the flow.
+ * Stops early when fn returns false.
+ */
+static void walk_flows(bool (*fn)(struct krelay_flow *f, void *arg),
+		       void *arg)
+{
+	struct krelay_node *n;
+	unsigned int b;
+
+	rcu_read_lock();
+	for (b = 0; b <= hmask; b++) {
+		hlist_for_each_entry_rcu(n, &buckets[b], hnode)
+			if (n->role == KRELAY_ROLE_ORIG &&
+			    !fn(krelay_node_flow(n), arg))
+				goto out;
+		if ((b & 1023) == 1023) {
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+		}
+	}
+out:
+	rcu_read_unlock();
+}
+
+static bool flush_one(struct krelay_flow *f, void *arg)
+{
+	flow_delete(f, KRELAY_STAT_DELETED);
+	return true;
+}
+
+void krelay_table_flush(void)
+{
+	walk_flows(flush_one, NULL);
+}
+
+static void gc_worker(struct work_struct *work)
+{
+	unsigned long now = jiffies, deadline = now + GC_MAX_RUN;
+	unsigned long next = GC_INTERVAL;
+	struct krelay_node *n;
+	unsigned int scanned = 0;
+
+	rcu_read_lock();
+	while (scanned++ <= hmask) {
+		hlist_for_each_entry_rcu(n, &buckets[gc_next], hnode) {
+			struct krelay_flow *f = krelay_node_flow(n);
+
+			if (n->role == KRELAY_ROLE_ORIG && flow_expired(f, now))
+				flow_delete(f, KRELAY_STAT_EXPIRED);
+		}
+		gc_next = (gc_next + 1) & hmask;
+		if (gc_next == 0)
+			break;		/* a full pass: rest until the next */
+		if ((scanned & 255) == 0 && time_after(jiffies, deadline)) {
+			next = 1;	/* bounded run: go on shortly */
+			break;
+		}
+	}
+	rcu_read_unlock();
+	queue_delayed_work(system_power_efficient_wq, &gc_work, next);
+}
+
+/* The nat file: a header, then one line per flow. */
+
+static const char *const state_names[] = {
+	[KRELAY_UDP_UNREPLIED]		= "UNREPLIED",
+	[KRELAY_UDP_REPLIED]		= "REPLIED",
+	[KRELAY_TCP_SYN_SENT]		= "SYN_SENT",
+	[KRELAY_TCP_ESTABLISHED]	= "ESTABLISHED",
+	[KRELAY_TCP_FIN_WAIT]		= "FIN_WAIT",
+	[KRELAY_TCP_CLOSE]		= "CLOSE",
+};
+
+void krelay_flow_export(const struct krelay_flow *f, struct krelay_entry *e)
+{
+	unsigned long now = jiffies;
+	int d;
+
+	memset(e, 0, sizeof(*e));
+	e->proto = f->proto;
+	e->state = READ_ONCE(f->state);
+	e->client.ip = f->client_ip;
+	e->client.port = f->client_port;
+	e->relay.ip = f->relay_ip;
+	e->relay.port = f->relay_port;
+	e->server.ip = f->server_ip;
+	e->server.port = f->server_port;
+	if (f->proto == IPPROTO_TCP) {
+		e->gport = f->gport;
+		e->relay_port = READ_ONCE(f->y);
+	}
+	e->age_s = (now - f->created) / HZ;
+	e->idle_s = (now - READ_ONCE(f->last_seen)) / HZ;
+	for (d = 0; d < KRELAY_DIR_MAX; d++) {
+		e->packets[d] = atomic64_read(&f->packets[d]);
+		e->bytes[d] = atomic64_read(&f->bytes[d]);
+	}
+}
+
+struct nat_iter {
+	unsigned int bucket;
+};
+
+/* The first ORIG node from h on, moving on to the following buckets. */
+static struct krelay_node *nat_scan(struct nat_iter *it, struct hlist_node *h)
+{
+	struct krelay_node *n;
+
+	for (;;) {
+		for (; h; h = rcu_dereference(hlist_next_rcu(h))) {
+			n = hlist_entry(h, struct krelay_node, hnode);
+			if (n->role == KRELAY_ROLE_ORIG)
+				return n;
+		}
+		if (++it->bucket > hmask)
+			return NULL;
+		h = rcu_dereference(hlist_first_rcu(&buckets[it->bucket]));
+	}
+}
+
+static struct krelay_node *nat_first(struct nat_iter *it)
+{
+	it->bucket = 0;
+	return nat_scan(it, rcu_dereference(hlist_first_rcu(&buckets[0])));
+}
+
+static struct krelay_node *nat_after(struct nat_iter *it,
+				     struct krelay_node *n)
+{
+	return nat_scan(it, rcu_dereference(hlist_next_rcu(&n->hnode)));
+}
+
+static void *nat_start(struct seq_file *s, loff_t *pos)
+	__acquires(RCU)
+{
+	struct krelay_node *n;
+	loff_t i;
+
+	rcu_read_lock();
+	if (*pos == 0)
+		return SEQ_START_TOKEN;
+	n = nat_first(s->private);
+	for (i = 1; n && i < *pos; i++)
+		n = nat_after(s->private, n);
+	return n;
+}
+
+static void *nat_next(struct seq_file *s, void *v, loff_t *pos)
+{
+	(*pos)++;
+	if (v == SEQ_START_TOKEN)
+		return nat_first(s->private);
+	return nat_after(s->private, v);
+}
+
+static void nat_stop(struct seq_file *s, void *v)
+	__releases(RCU)
+{
+	rcu_read_unlock();
+}
+
+static void seq_addr(struct seq_file *s, __be32 ip, __be16 port)
+{
+	seq_printf(s, " %pI4:%u", &ip, ntohs(port));
+}
+
+static int nat_show(struct seq_file *s, void *v)
+{
+	struct krelay_entry e;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(s, "proto state client relay server gport relay_port age_s idle_s packets bytes\n");
+		return 0;
+	}
+	krelay_flow_export(krelay_node_flow(v), &e);
+	seq_printf(s, "%s %s", e.proto == IPPROTO_TCP ? "tcp" : "udp",
+		   state_names[e.state]);
+	seq_addr(s, e.client.ip, e.client.port);
+	seq_addr(s, e.relay.ip, e.relay.port);
+	seq_addr(s, e.server.ip, e.server.port);
+	if (e.gport)
+		seq_printf(s, " %u", ntohs(e.gport));
+	else
+		seq_puts(s, " -");
+	if (e.relay_port)
+		seq_printf(s, " %u", ntohs(e.relay_port));
+	else
+		seq_puts(s, " -");
+	seq_printf(s, " %u %u %llu %llu\n", e.age_s, e.idle_s,
+		   e.packets[0] + e.packets[1], e.bytes[0] + e.bytes[1]);
+	return 0;
+}
+
+static const struct seq_operations nat_seq_ops = {
+	.start	= nat_start,
+	.next	= nat_next,
+	.stop	= nat_stop,
+	.show	= nat_show,
+};
+
+int krelay_table_seq_open(struct file *file)
+{
+	return seq_open_private(file, &nat_seq_ops, sizeof(struct nat_iter));
+}
+
+struct dump_arg {
+	struct krelay_entry	*e;
+	unsigned int		max, n, total;
+};
+
+static bool dump_one(struct krelay_flow *f, void *arg)
+{
+	struct dump_arg *d = arg;
+
+	if (d->n < d->max)
+		krelay_flow_export(f, &d->e[d->n++]);
+	d->total++;
+	return true;
+}
+
+unsigned int krelay_table_dump(struct krelay_entry *e, unsigned int max)
+{
+	struct dump_arg d = { .e = e, .max = max };
+
+	walk_flows(dump_one, &d);
+	return d.total;
+}
+
+struct delete_arg {
+	u8	proto;
+	__be32	ip;
+	__be16	port;
+	bool	found;
+};
+
+static bool delete_match(struct krelay_flow *f, void *arg)
+{
+	struct delete_arg *d = arg;
+
+	if (f->proto == d->proto && f->client_ip == d->ip &&
+	    f->client_port == d->port) {
+		flow_delete(f, KRELAY_STAT_DELETED);
+		d->found = true;
+	}
+	return true;
+}
+
+static int parse_port(const char *p, size_t len, u16 *port)
+{
+	char tmp[6] = {};
+	size_t i;
+
+	if (!len || len >= sizeof(tmp))
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!isdigit(p[i]))
+			return -EINVAL;
+	memcpy(tmp, p, len);
+	return kstrtou16(tmp, 10, port) ?: (*port ? 0 : -EINVAL);
+}
+
+/* "flush", or "delete PROTO CLIENT_IP:PORT", with one optional newline. */
+int krelay_table_command(const char *buf, size_t len)
+{
+	struct delete_arg d = {};
+	const char *p, *end;
+	u16 port;
+
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (len == 5 && !memcmp(buf, "flush", 5)) {
+		krelay_table_flush();
+		return 0;
+	}
+	if (len > 11 && !memcmp(buf, "delete tcp ", 11))
+		d.proto = IPPROTO_TCP;
+	else if (len > 11 && !memcmp(buf, "delete udp ", 11))
+		d.proto = IPPROTO_UDP;
+	else
+		return -EINVAL;
+	p = buf + 11;
+	end = buf + len;
+	if (!in4_pton(p, end - p, (u8 *)&d.ip, ':', &p) || p >= end ||
+	    *p++ != ':' || parse_port(p, end - p, &port))
+		return -EINVAL;
+	d.port = htons(port);
+	walk_flows(delete_match, &d);
+	return d.found ? 0 : -ENOENT;
+}
+
+int krelay_table_init(void)
+{
+	unsigned int i;
+
+	if (hashsize < 1024 || hashsize > (1U << 24) || !is_power_of_2(hashsize)) {
+		pr_err("hashsize must be a power of two from 1024 to 16777216\n");
+		return -EINVAL;
+	}
+	hmask = hashsize - 1;
+	buckets = kvcalloc(hashsize, sizeof(*buckets), GFP_KERNEL);
+	if (!buckets)
+		return -ENOMEM;
+	flow_cache = KMEM_CACHE(krelay_flow, 0);
+	if (!flow_cache) {
+		kvfree(buckets);
+		return -ENOMEM;
+	}
+	for (i = 0; i < KRELAY_LOCKS; i++)
+		spin_lock_init(&locks[i]);
+	get_random_bytes(&hash_seed, sizeof(hash_seed));
+	INIT_DEFERRABLE_WORK(&gc_work, gc_worker);
+	queue_delayed_work(system_power_efficient_wq, &gc_work, GC_INTERVAL);
+	return 0;
+}
+
+/* Called with the hooks unregistered: nothing adds flows any more. */
+void krelay_table_exit(void)
+{
+	cancel_delayed_work_sync(&gc_work);
+	krelay_table_flush();
+	rcu_barrier();
+	kmem_cache_destroy(flow_cache);
+	kvfree(buckets);
+}

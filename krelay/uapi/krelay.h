@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * krelay's user-space interface: socket options on IPv4 sockets.
+ *
+ * Addresses and ports are in network byte order, everything else in host
+ * byte order. All structures have fixed-width fields and explicit padding,
+ * which the kernel always zeroes.
+ *
+ * The option range [KRELAY_SO_BASE, KRELAY_SO_MAX) collides with none in
+ * use: not the IP_* options ip_{get,set}sockopt handle themselves, not
+ * MRT_* (200-211), SO_ORIGINAL_DST (80), iptables (64+), arptables (96+),
+ * ebtables (128+) or IPVS (1152+).
+ */
+#ifndef _UAPI_KRELAY_H
+#define _UAPI_KRELAY_H
+
+#include <linux/types.h>
+
+#define KRELAY_SO_BASE			2048
+
+/*
+ * getsockopt(fd, IPPROTO_IP, KRELAY_SO_ORIGINAL_DST, &od, &len) on a socket
+ * accepted on the gateway port: where the client was going (relay) and
+ * which server krelay chose for the flow. ENOENT if krelay has no such
+ * flow, EINVAL if len < sizeof(od).
+ */
+#define KRELAY_SO_ORIGINAL_DST		(KRELAY_SO_BASE)
+
+/*
+ * getsockopt(fd, IPPROTO_IP, KRELAY_SO_TABLE, buf, &len): a struct
+ * krelay_table_hdr followed by as many struct krelay_entry records as fit
+ * in len. hdr.count is the total number of entries, hdr.returned how many
+ * follow; a caller with returned < count retries with a bigger buffer.
+ * Needs CAP_NET_ADMIN.
+ */
+#define KRELAY_SO_TABLE			(KRELAY_SO_BASE + 1)
+#define KRELAY_SO_GET_MAX		(KRELAY_SO_BASE + 2)
+
+/*
+ * setsockopt(fd, IPPROTO_IP, KRELAY_SO_CLIENT, &cl, sizeof(cl)) on
+ * tcp_relay's server-side TCP socket after bind() and before connect():
+ * links the socket's local port to the client flow cl names, so that the
+ * server sees the client's address. Needs CAP_NET_ADMIN (EPERM), ENOENT
+ * if krelay has no such flow, EADDRINUSE if the client's address with
+ * this local port is already in use by another flow (bind again).
+ */
+#define KRELAY_SO_CLIENT		(KRELAY_SO_BASE)
+#define KRELAY_SO_SET_MAX		(KRELAY_SO_BASE + 1)
+
+#define KRELAY_TABLE_VERSION		1
+
+struct krelay_addr {
+	__be32	ip;
+	__be16	port;
+	__u16	pad;
+};
+
+struct krelay_origdst {
+	struct krelay_addr	relay;		/* what the client talked to */
+	struct krelay_addr	server;		/* where krelay sends the flow */
+};
+
+struct krelay_client {
+	struct krelay_addr	client;		/* the client's address:port */
+	struct krelay_addr	relay;		/* what the client talked to */
+};
+
+enum krelay_state {
+	KRELAY_UDP_UNREPLIED	= 1,
+	KRELAY_UDP_REPLIED	= 2,
+	KRELAY_TCP_SYN_SENT	= 3,
+	KRELAY_TCP_ESTABLISHED	= 4,
+	KRELAY_TCP_FIN_WAIT	= 5,
+	KRELAY_TCP_CLOSE	= 6,
+};
+
+struct krelay_table_hdr {
+	__u32	version;	/* KRELAY_TABLE_VERSION */
+	__u32	count;		/* entries in the table */
+	__u32	returned;	/* records that follow */
+	__u32	record_size;	/* sizeof(struct krelay_entry) */
+};
+
+enum krelay_dir {
+	KRELAY_DIR_ORIG		= 0,	/* client to server */
+	KRELAY_DIR_REPLY	= 1,	/* server to client */
+	KRELAY_DIR_MAX
+};
+
+struct krelay_entry {
+	__u8			proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8			state;		/* enum krelay_state */
+	__u16			pad;
+	struct krelay_addr	client;
+	struct krelay_addr	relay;
+	struct krelay_addr	server;
+	__be16			gport;		/* TCP: gateway port, else 0 */
+	__be16			relay_port;	/* TCP: tcp_relay's port y, or 0 */
+	__u32			age_s;
+	__u32			idle_s;
+	__u32			pad2;
+	__u64			packets[KRELAY_DIR_MAX];
+	__u64			bytes[KRELAY_DIR_MAX];
+};
+
+#endif /* _UAPI_KRELAY_H */

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Install what the build, the lab and the tests need on Debian 12.
+# Idempotent: packages already present are skipped; nothing else is touched.
+set -eu
+
+KVER=${KVER:-6.1.0-56-amd64}
+
+pkgs="
+make gcc libc6-dev pkg-config git
+linux-image-$KVER linux-headers-$KVER linux-source-6.1
+qemu-system-x86 busybox-static cpio kmod
+shunit2 libmicrohttpd-dev libjansson-dev
+dnsmasq-base dnsutils curl tcpdump iproute2 ethtool nftables procps
+python3 perl psmisc
+"
+
+missing=
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "deps: all present"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing:$missing (run as root to install)" >&2
+	exit 1
+fi
+
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done"

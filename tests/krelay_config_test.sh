@@ -1,0 +1,240 @@
+#!/bin/bash
+# krelay's configuration interface: /proc/krelay knobs and the start
+# parameter. Runs in the lab (tests/lab/run krelay_config_test.sh).
+
+. "$(dirname "$0")/lib.sh"
+
+# write_raw NAME BYTES: write exactly BYTES (printf format) in one write
+# (coreutils printf buffers its output; bash's builtin may split it).
+write_raw() { /usr/bin/printf "$2" 2>/dev/null > "$TH_PROC/$1"; }
+
+# hooks_registered: a datagram from the client to the relay's port 53 is
+# seen by krelay's PRE_ROUTING hook.
+hooks_registered() {
+	local before
+	before=$(th_stat translated_pre_udp)
+	cli bash -c 'echo x > /dev/udp/192.168.0.2/53' 2>/dev/null
+	[ "$(th_stat translated_pre_udp)" -gt "${before:-0}" ]
+}
+
+# expect_rejected NAME VALUE...: each write fails and the value stays.
+expect_rejected() {
+	local name=$1 before v
+	shift
+	before=$(th_knob "$name")
+	for v in "$@"; do
+		if write_raw "$name" "$v"; then
+			fail "$name accepted bad value '$v'"
+		fi
+		assertEquals "$name after bad write '$v'" "$before" "$(th_knob "$name")"
+	done
+}
+
+oneTimeSetUp() {
+	th_in_lab || { echo "run in the lab: tests/lab/run $(basename "$0")"; exit 1; }
+}
+
+setUp() {
+	th_krelay_unload
+	th_krelay_load || fail "insmod failed"
+}
+
+tearDown() {
+	th_krelay_unload
+}
+
+testDefaults() {
+	assertEquals gport 16000 "$(th_knob gport)"
+	assertEquals real_ip 192.168.0.10 "$(th_knob real_ip)"
+	assertEquals tcp_ports 53,80 "$(th_knob tcp_ports)"
+	assertEquals udp_ports 53 "$(th_knob udp_ports)"
+	assertEquals max_entries 262144 "$(th_knob max_entries)"
+	assertEquals udp_timeout 30 "$(th_knob udp_timeout)"
+	assertEquals udp_stream_timeout 120 "$(th_knob udp_stream_timeout)"
+	assertEquals tcp_timeout_established 432000 "$(th_knob tcp_timeout_established)"
+	assertEquals tcp_timeout_close 10 "$(th_knob tcp_timeout_close)"
+	assertEquals start 0 "$(cat $TH_START)"
+	assertFalse "hooks registered while stopped" hooks_registered
+}
+
+testBadGportRejectedAndOldValueKept() {
+	expect_rejected gport '0' '65536' '-1' 'abc' '80x' ' 8080' '8080 ' \
+		'8080\n\n' '+8080' '0x50' '99999999999' '1 2' '80' '53' '\n' \
+		'8080\r\n' '1,2'
+}
+
+testGoodGportAccepted() {
+	local v
+	for v in 1 65535 20000; do
+		write_raw gport "$v" || fail "gport $v refused"
+		assertEquals "gport without newline" "$v" "$(th_knob gport)"
+	done
+	th_set gport 16001 || fail "gport 16001 with newline refused"
+	assertEquals "gport with newline" 16001 "$(th_knob gport)"
+}
+
+testBadRealIpRejectedAndOldValueKept() {
+	expect_rejected real_ip '0.0.0.0' '255.255.255.255' '224.0.0.1' \
+		'239.1.2.3' '127.0.0.1' '127.255.0.1' '1.2.3' '1.2.3.4.5' \
+		'256.1.1.1' '1.2.3.4x' '1.2.3.4 ' ' 1.2.3.4' 'a.b.c.d' \
+		'1.2.3.4\n\n' '::1' '1.2.3.4/24' '0.1.2.3'
+}
+
+testGoodRealIpAccepted() {
+	write_raw real_ip '10.1.2.3' || fail "real_ip 10.1.2.3 refused"
+	assertEquals real_ip 10.1.2.3 "$(th_knob real_ip)"
+	th_set real_ip 192.168.0.1 || fail "real_ip with newline refused"
+	assertEquals real_ip 192.168.0.1 "$(th_knob real_ip)"
+}
+
+testPortListsValidated() {
+	expect_rejected tcp_ports ',' '53,' ',53' '53,,80' '0' '65536' \
+		'53,53' '16000' '53 80' '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17'
+	expect_rejected udp_ports '0' 'x' '53;80' '\n'
+	write_raw tcp_ports '53,80,443,8080\n' || fail "tcp_ports list refused"
+	assertEquals tcp_ports 53,80,443,8080 "$(th_knob tcp_ports)"
+	write_raw udp_ports '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16' ||
+		fail "16 udp ports refused"
+	assertEquals udp_ports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 "$(th_knob udp_ports)"
+	# gport may not be a relayed TCP port, either way round.
+	expect_rejected gport 443
+	write_raw gport 5353 || fail "gport 5353 refused"
+	expect_rejected tcp_ports '53,5353'
+}
+
+testNumericKnobsRangeChecked() {
+	expect_rejected max_entries 0 4194305 -5 1e3
+	expect_rejected udp_timeout 0 86401
+	expect_rejected udp_stream_timeout 0 86401
+	expect_rejected tcp_timeout_established 0 864001
+	expect_rejected tcp_timeout_close 0 864001
+	write_raw max_entries 4194304 || fail "max_entries 4194304 refused"
+	assertEquals max_entries 4194304 "$(th_knob max_entries)"
+	write_raw udp_timeout 1 || fail "udp_timeout 1 refused"
+	assertEquals udp_timeout 1 "$(th_knob udp_timeout)"
+}
+
+testPartialAndOversizedWritesRefused() {
+	local big
+	big=$(head -c 300 /dev/zero | tr '\0' 1)
+	expect_rejected gport "$big"
+	# A write at a non-zero offset is refused, never merged.
+	printf 1 | dd of=$TH_PROC/gport bs=1 seek=2 conv=notrunc 2>/dev/null &&
+		fail "write at offset 2 accepted"
+	assertEquals gport 16000 "$(th_knob gport)"
+}
+
+testOnlyRootWrites() {
+	local u="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	$u sh -c "echo 20000 > $TH_PROC/gport" 2>/dev/null &&
+		fail "an unprivileged user wrote gport"
+	$u sh -c "echo 1 > $TH_START" 2>/dev/null &&
+		fail "an unprivileged user wrote start"
+	# root without CAP_NET_ADMIN
+	setpriv --bounding-set=-net_admin --inh-caps=-net_admin \
+		sh -c "echo 20000 > $TH_PROC/gport" 2>/dev/null &&
+		fail "root without CAP_NET_ADMIN wrote gport"
+	assertEquals gport 16000 "$(th_knob gport)"
+	assertEquals start 0 "$(cat $TH_START)"
+}
+
+testStartValidated() {
+	local v
+	for v in 2 -1 yes y ' 1' '1 ' '01x' '1\n\n' '\n'; do
+		/usr/bin/printf "$v" 2>/dev/null > $TH_START &&
+			fail "start accepted '$v'"
+		assertEquals "start after '$v'" 0 "$(cat $TH_START)"
+	done
+}
+
+testStartRegistersAndUnregistersHooks() {
+	echo 1 > $TH_START || fail "start=1 refused"
+	assertTrue "hooks registered after start=1" hooks_registered
+	echo 1 > $TH_START || fail "start=1 again refused"
+	echo 0 > $TH_START || fail "start=0 refused"
+	assertFalse "hooks registered after start=0" hooks_registered
+	echo 0 > $TH_START || fail "start=0 again refused"
+}
+
+testStartToggled100Times() {
+	local i
+	for i in $(seq 100); do
+		echo 1 > $TH_START && echo 0 > $TH_START || fail "toggle $i failed"
+	done
+	assertFalse "hooks left registered" hooks_registered
+	assertTrue "kernel warned while toggling" th_dmesg_clean
+}
+
+testInsmodStartParameterStarts() {
+	th_krelay_unload
+	th_krelay_load start=1 || fail "insmod start=1 failed"
+	assertEquals start 1 "$(cat $TH_START)"
+	assertTrue "hooks registered by insmod start=1" hooks_registered
+}
+
+testConcurrentWritersReadersWhileToggling() {
+	local pids=() i bad=$SHUNIT_TMPDIR/bad
+	: > "$bad"
+	for i in 1 2; do
+		( for _ in $(seq 300); do
+			echo 20001 > $TH_PROC/gport; echo 20002 > $TH_PROC/gport
+			echo 0 2>/dev/null > $TH_PROC/gport
+			echo 10.9.9.9 > $TH_PROC/real_ip
+			echo 10.8.8.8 > $TH_PROC/real_ip
+			echo 53,80,443 > $TH_PROC/tcp_ports
+			echo 53,80 > $TH_PROC/tcp_ports
+		done ) 2>/dev/null &
+		pids+=($!)
+	done
+	( for _ in $(seq 600); do
+		case $(cat $TH_PROC/gport) in 16000|20001|20002) ;; *) echo gport >> "$bad" ;; esac
+		case $(cat $TH_PROC/real_ip) in 192.168.0.10|10.9.9.9|10.8.8.8) ;; *) echo real_ip >> "$bad" ;; esac
+		case $(cat $TH_PROC/tcp_ports) in 53,80|53,80,443) ;; *) echo tcp_ports >> "$bad" ;; esac
+	done ) &
+	pids+=($!)
+	( for _ in $(seq 100); do echo 1 > $TH_START; echo 0 > $TH_START; done ) &
+	pids+=($!)
+	wait "${pids[@]}"
+	assertEquals "torn or foreign values read" "" "$(sort -u "$bad" | tr '\n' ' ')"
+	assertTrue "kernel warned under concurrent writes" th_dmesg_clean
+}
+
+testInsmodRmmod20Times() {
+	local i
+	th_krelay_unload
+	for i in $(seq 20); do
+		th_krelay_load || fail "insmod $i failed"
+		[ $((i % 2)) -eq 0 ] && echo 1 > $TH_START
+		th_krelay_unload || fail "rmmod $i failed"
+	done
+	assertFalse "/proc/krelay left behind" "[ -e $TH_PROC ]"
+	assertFalse "hooks left behind" hooks_registered
+	assertEquals "krelay slab cache left behind" 0 \
+		"$(grep -c krelay_flow /proc/slabinfo)"
+	assertTrue "kernel warned over insmod/rmmod" th_dmesg_clean
+}
+
+testRmmodWhileStartedUnregisters() {
+	echo 1 > $TH_START
+	th_krelay_unload || fail "rmmod while started failed"
+	assertFalse "hooks left after rmmod while started" hooks_registered
+}
+
+testStartWritesRacingRmmod() {
+	local pid i
+	for i in $(seq 10); do
+		th_krelay_unload
+		th_krelay_load || fail "insmod $i failed"
+		( while [ -e $TH_START ]; do
+			echo 1 > $TH_START; echo 0 > $TH_START
+		done ) 2>/dev/null &
+		pid=$!
+		sleep 0.0$i
+		until rmmod krelay 2>/dev/null; do sleep 0.01; done
+		wait $pid
+		assertFalse "hooks registered after racing rmmod $i" hooks_registered
+	done
+	assertTrue "kernel warned in start/rmmod race" th_dmesg_clean
+}
+
+. shunit2

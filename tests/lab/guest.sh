@@ -1,0 +1,77 @@
+#!/bin/bash
+# Runs as PID 1 in the lab guest (switch_root from the initramfs): mounts
+# what a system needs, builds the topology, runs the suites or a shell,
+# checks the kernel's health, writes verdicts out, powers off.
+# Environment (from the kernel command line): lab_top, lab_mode
+# (suites|shell|cmd), lab_suites (comma-separated).
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=${TERM:-linux}
+out=/tmp/lab-out
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/log
+mount -t tmpfs tmpfs /var/tmp
+mkdir -p "$out" /run/netns
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 labout "$out"
+# The checkout, wherever it lies (CI may clone under /tmp, now a tmpfs).
+mkdir -p "$lab_top" 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose \
+	labtop "$lab_top"
+hostname lab
+
+verdict() { echo "$*" | tee -a "$out/verdicts"; }
+
+# shellcheck source=tests/lab/topology.sh
+. "$lab_top/tests/lab/topology.sh"
+lab_topology_up > "$out/topology.log" 2>&1 || verdict "LAB-SETUP FAIL"
+echo "lab: topology up at $(cut -d' ' -f1 /proc/uptime) s"
+
+rc=0
+case "$lab_mode" in
+shell)
+	. "$lab_top/tests/lab/main-job.sh"
+	echo "lab: type 'exit' to power off"
+	setsid -c bash -l </dev/ttyS0 >/dev/ttyS0 2>&1
+	;;
+cmd)
+	(cd "$lab_top" && bash "$out/cmd") || rc=$?
+	verdict "LAB-CMD rc=$rc"
+	;;
+*)
+	for s in ${lab_suites//,/ }; do
+		start=$SECONDS
+		echo "lab: running $s"
+		if (cd "$lab_top/tests" && bash "./$s") > "$out/$s.log" 2>&1; then
+			verdict "LAB-SUITE $s PASS ($((SECONDS - start)) s)"
+		else
+			verdict "LAB-SUITE $s FAIL ($((SECONDS - start)) s)"
+			rc=1
+		fi
+	done
+	;;
+esac
+
+# The kernel's health: any splat or taint beyond out-of-tree (O, 4096) and
+# unsigned (E, 8192) fails the run.
+dmesg > "$out/dmesg.log"
+taint=$(cat /proc/sys/kernel/tainted)
+bad=$(grep -E 'Oops|BUG[: ]|WARNING:|INFO: (possible|task)|lockdep|KASAN|UBSAN|kmemleak|scheduling while atomic|general protection|Call Trace' \
+	"$out/dmesg.log" | head -20)
+if [ -n "$bad" ] || [ $((taint & ~(4096 | 8192))) -ne 0 ]; then
+	verdict "LAB-KERNEL FAIL (tainted=$taint)"
+	echo "$bad"
+	rc=1
+else
+	verdict "LAB-KERNEL OK (tainted=$taint)"
+fi
+[ "$rc" -eq 0 ] && verdict "LAB-RESULT PASS" || verdict "LAB-RESULT FAIL"
+sync
+poweroff -f

@@ -1,0 +1,73 @@
+# shellcheck shell=bash
+# Helpers shared by the test suites (sourced; every name starts with th_).
+
+TH_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export TH_TOP
+
+# th_wait_until SECONDS CMD...: run CMD every 50 ms until it succeeds;
+# fail after SECONDS.
+th_wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
+# th_wait_port PROTO ADDR PORT [SECONDS]: wait until something listens
+# there (ss in the current namespace).
+th_wait_port() {
+	local proto=$1 addr=$2 port=$3 secs=${4:-10} flag=-lnt
+	[ "$proto" = udp ] && flag=-lnu
+	th_wait_until "$secs" sh -c "ss -H $flag 'sport = :$port' | grep -q ."
+}
+
+# th_kill_wait PID...: SIGTERM, then wait at most 5 s, then SIGKILL.
+th_kill_wait() {
+	local p
+	for p in "$@"; do
+		kill "$p" 2>/dev/null || continue
+		th_wait_until 5 sh -c "! kill -0 $p" || kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# ---- The lab (inside the QEMU guest; see tests/lab/).
+
+TH_KO=$TH_TOP/krelay/krelay.ko
+TH_PROC=/proc/krelay
+TH_START=/sys/module/krelay/parameters/start
+
+cli() { ip netns exec cli "$@"; }
+srv() { ip netns exec srv "$@"; }
+
+th_in_lab() { [ "$(hostname)" = lab ]; }
+
+# th_krelay_load [PARAM=VALUE...]: insmod the module built in the checkout,
+# with the in-tree modules it depends on.
+th_krelay_load() {
+	modprobe -q nf_defrag_ipv4 || return 1
+	insmod "$TH_KO" "$@"
+}
+
+th_krelay_unload() {
+	[ -d /sys/module/krelay ] || return 0
+	rmmod krelay
+}
+
+# th_knob NAME: the value of /proc/krelay/NAME.
+th_knob() { cat "$TH_PROC/$1"; }
+
+# th_set NAME VALUE: write a knob as echo would (with a newline); the exit
+# status says whether the kernel took it.
+th_set() { printf '%s\n' "$2" 2>/dev/null > "$TH_PROC/$1"; }
+
+# th_stat NAME: one counter of /proc/krelay/stats.
+th_stat() { awk -v n="$1" '$1 == n { print $2 }' "$TH_PROC/stats"; }
+
+# th_dmesg_clean: no oops, BUG, WARNING or lockdep report so far.
+th_dmesg_clean() {
+	! dmesg | grep -qE 'Oops|BUG[: ]|WARNING:|lockdep|Call Trace'
+}
