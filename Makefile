@@ -14,7 +14,7 @@ MAKEFLAGS += --no-print-directory
 endif
 
 # Kernel-facing suites, run in one boot of the lab.
-LAB_SUITES ?= krelay_config_test.sh
+LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test.sh
 # Suites that run on the host.
 HOST_SUITES ?= $(wildcard tests/tcp_relay_test.sh tests/webadmin_host_test.sh)
 

@@ -71,3 +71,21 @@ th_stat() { awk -v n="$1" '$1 == n { print $2 }' "$TH_PROC/stats"; }
 th_dmesg_clean() {
 	! dmesg | grep -qE 'Oops|BUG[: ]|WARNING:|lockdep|Call Trace'
 }
+
+# th_capture_start NS PCAP FILTER...: tcpdump on NS's eth0 into PCAP,
+# returning once it listens. th_capture_stop PCAP: stop it and print the
+# capture decoded with checksum verification (-vv).
+th_capture_start() {
+	local ns=$1 pcap=$2
+	shift 2
+	ip netns exec "$ns" tcpdump -Z root -i eth0 -n -U -w "$pcap" "$@" \
+		2>"$pcap.err" &
+	th_wait_until 10 grep -q 'listening on' "$pcap.err"
+}
+
+th_capture_stop() {
+	sleep 0.3
+	pkill -INT -f "tcpdump -Z root -i eth0 -n -U -w $1"
+	th_wait_until 5 sh -c "! pgrep -f 'tcpdump -Z root -i eth0 -n -U -w $1'"
+	tcpdump -r "$1" -n -vv 2>/dev/null
+}

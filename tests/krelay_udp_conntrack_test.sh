@@ -1,0 +1,5 @@
+#!/bin/bash
+# krelay_udp_test.sh again, under a typical gateway's nftables ruleset:
+# conntrack with `ct state invalid drop`, and masquerade out of the client
+# side.
+KRELAY_RULESET=conntrack exec bash "$(dirname "$0")/krelay_udp_test.sh" "$@"

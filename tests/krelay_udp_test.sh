@@ -1,0 +1,301 @@
+#!/bin/bash
+# krelay's NAT table and the UDP relay (flows U1-U4), in the lab:
+#
+#   cli 10.0.0.1 --- relay 10.0.0.2 | 192.168.0.2 --- srv 192.168.0.10 (dnsmasq)
+#                                                         192.168.0.1 (second server)
+#
+# The client asks the relay (192.168.0.2:53); krelay forwards to real_ip.
+# KRELAY_RULESET=conntrack runs the same suite under a typical gateway's
+# nftables ruleset (krelay_udp_conntrack_test.sh).
+
+. "$(dirname "$0")/lib.sh"
+
+RELAY=192.168.0.2
+DNSQ=$TH_TOP/tests/dnsq.py
+T=
+
+dig_relay() { cli dig @$RELAY +tries=1 +time=3 "$@"; }
+
+# dns_server NAME ADDR ANSWER: dnsmasq in srv on ADDR:53 answering
+# test.lab with ANSWER and big.lab with a TXT record larger than the MTU.
+dns_server() {
+	local txt i chunk
+	chunk=$(printf 'x%.0s' $(seq 250))
+	txt=
+	for i in $(seq 12); do txt="$txt,$i$chunk"; done
+	srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
+		--no-hosts --bind-interfaces --listen-address="$2" --user=root \
+		--edns-packet-max=4096 --address=/test.lab/"$3" \
+		--txt-record=big.lab"$txt" --log-queries \
+		--log-facility="$T/$1.log" --pid-file="$T/$1.pid" 2>"$T/$1.err" &
+	th_wait_until 10 srv sh -c "ss -Hlnu 'src $2:53' | grep -q ." ||
+		fail "dnsmasq $1 did not start"
+}
+
+stop_dns_server() {
+	[ -s "$T/$1.pid" ] && th_kill_wait "$(cat "$T/$1.pid")"
+	rm -f "$T/$1.pid"
+}
+
+nat_lines() { tail -n +2 $TH_PROC/nat; }
+nat_count() { nat_lines | wc -l; }
+nat_empty() { [ "$(nat_count)" -eq 0 ]; }
+
+capture_start() {
+	th_capture_start cli "$T/cap.pcap" udp or icmp || fail "tcpdump did not start"
+}
+
+capture_stop() {
+	th_capture_stop "$T/cap.pcap" > "$T/cap.txt"
+	tcpdump -r "$T/cap.pcap" -n 2>/dev/null > "$T/cap.brief"
+}
+
+offloads() {
+	local on=$1
+	ethtool -K rc0 tx "$on" rx "$on" >/dev/null 2>&1
+	ethtool -K rs0 tx "$on" rx "$on" >/dev/null 2>&1
+	cli ethtool -K eth0 tx "$on" rx "$on" >/dev/null 2>&1
+	srv ethtool -K eth0 tx "$on" rx "$on" >/dev/null 2>&1
+}
+
+csum_errors() {
+	"$@" awk '/^Udp:/ && ++n == 2 { print $7 }' /proc/net/snmp
+}
+
+oneTimeSetUp() {
+	T=$SHUNIT_TMPDIR
+	th_in_lab || { echo "run in the lab: tests/lab/run $(basename "$0")"; exit 1; }
+	if [ "${KRELAY_RULESET:-}" = conntrack ]; then
+		nft -f - <<'EOT' || exit 1
+table inet filter {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ct state established,related accept
+		ct state invalid drop
+	}
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		ct state established,related accept
+		ct state invalid drop
+	}
+}
+table ip nat {
+	chain postrouting {
+		type nat hook postrouting priority srcnat;
+		oifname "rc0" masquerade
+	}
+}
+EOT
+	fi
+	th_krelay_unload
+	th_krelay_load start=1 || exit 1
+	dns_server dns1 192.168.0.10 192.0.2.1
+}
+
+oneTimeTearDown() {
+	stop_dns_server dns1
+	stop_dns_server dns2
+	th_krelay_unload
+	nft flush ruleset 2>/dev/null
+}
+
+setUp() {
+	echo 1 > $TH_START
+	echo flush > $TH_PROC/nat
+	th_set real_ip 192.168.0.10
+	th_set max_entries 262144
+	th_set udp_timeout 30
+	th_set udp_stream_timeout 120
+}
+
+testDigGetsTheRealServersAnswer() {
+	local ans
+	ans=$(dig_relay +short test.lab)
+	assertEquals "answer relayed from the real server" 192.0.2.1 "$ans"
+}
+
+testServerSeesTheClientsAddress() {
+	dig_relay +short client.test.lab >/dev/null
+	assertContains "server's log names the client" \
+		"$(cat "$T/dns1.log")" "client.test.lab from 10.0.0.1"
+}
+
+testRepliesComeFromTheRelayAddressOnly() {
+	local out q
+	capture_start
+	dig_relay +short test.lab >/dev/null
+	q=$(cli python3 "$DNSQ" $RELAY test.lab -n 20 | tail -1)
+	capture_stop
+	assertEquals "queries answered" "answered 20/20" "$q"
+	out=$(awk '{ print $3 }' "$T/cap.brief" | grep -v '^10\.0\.0\.1\.' | sort -u)
+	assertEquals "sources of packets the client received" "192.168.0.2.53" "$out"
+	assertEquals "packets the client received" 21 \
+		"$(grep -cE ' IP 192\.168\.0\.2\.53 > 10\.0\.0\.1\.' "$T/cap.brief")"
+}
+
+testNatTableShowsTheFlow() {
+	local line
+	cli python3 "$DNSQ" $RELAY test.lab --sport 40001 >/dev/null
+	line=$(grep '^udp .* 10.0.0.1:40001 ' $TH_PROC/nat)
+	assertEquals "nat line (minus age, idle)" \
+		"udp REPLIED 10.0.0.1:40001 192.168.0.2:53 192.168.0.10:53 - -" \
+		"$(echo "$line" | cut -d' ' -f1-7)"
+	assertEquals "packets and bytes of one query and answer" "2" \
+		"$(echo "$line" | cut -d' ' -f10)"
+	assertEquals "nat header" \
+		"proto state client relay server gport relay_port age_s idle_s packets bytes" \
+		"$(head -1 $TH_PROC/nat)"
+}
+
+testTwoHundredConcurrentQueriesAllAnswered() {
+	local out
+	out=$(cli python3 "$DNSQ" $RELAY test.lab -n 200 --timeout 10)
+	assertEquals "concurrent queries answered ($(grep -v ' 0$' $TH_PROC/stats | tr '\n' ' '))" \
+		"answered 200/200" "$(echo "$out" | tail -1)"
+	assertEquals "flows in the table" 200 "$(nat_count)"
+}
+
+testAnswerLargerThanMtuArrivesWhole() {
+	local out
+	out=$(dig_relay +bufsize=4096 +ignore +notcp +short TXT big.lab)
+	assertEquals "TXT strings" 12 "$(echo "$out" | grep -o '"[0-9]*x*"' | wc -l)"
+	assertContains "last string intact" "$out" "\"12$(printf 'x%.0s' $(seq 250))\""
+	# "1xx..x" to "9xx..x" and "10xx..x" to "12xx..x", quoted, spaced
+	assertEquals "TXT bytes" $((9 * 253 + 3 * 254 + 12)) "$(echo "$out" | wc -c)"
+}
+
+testDeadServerGivesPortUnreachableFromRelay() {
+	local out start took
+	th_set real_ip 192.168.0.1
+	capture_start
+	start=$SECONDS
+	out=$(dig_relay test.lab 2>&1)
+	took=$((SECONDS - start))
+	capture_stop
+	assertContains "dig's verdict" "$out" "connection refused"
+	assertTrue "refusal took $took s, not at once" "[ $took -lt 3 ]"
+	assertContains "ICMP error from the relay's address" "$(cat "$T/cap.brief")" \
+		"IP 192.168.0.2 > 10.0.0.1: ICMP 192.168.0.2 udp port 53 unreachable"
+	assertEquals "translated_icmp" 1 "$(th_stat translated_icmp)"
+}
+
+testStoppedRelaysNothingAndEmptiesTheTable() {
+	local before
+	dig_relay +short test.lab >/dev/null
+	assertNotEquals "table before stop" 0 "$(nat_count)"
+	echo 0 > $TH_START
+	assertEquals "table after stop" 0 "$(nat_count)"
+	before=$(grep -c 'from 10.0.0.1' "$T/dns1.log")
+	assertNotEquals "answer while stopped" 192.0.2.1 "$(dig_relay +short test.lab 2>&1)"
+	assertEquals "queries reaching the server while stopped" "$before" \
+		"$(grep -c 'from 10.0.0.1' "$T/dns1.log")"
+}
+
+testRealIpChangeReachesNewServerAndOldFlowsStay() {
+	dns_server dns2 192.168.0.1 192.0.2.2
+	assertEquals "old flow before the change" "40100 192.0.2.1" \
+		"$(cli python3 "$DNSQ" $RELAY test.lab --sport 40100 | head -1)"
+	th_set real_ip 192.168.0.1
+	assertEquals "new flow after the change" "40101 192.0.2.2" \
+		"$(cli python3 "$DNSQ" $RELAY test.lab --sport 40101 | head -1)"
+	assertEquals "old flow after the change" "40100 192.0.2.1" \
+		"$(cli python3 "$DNSQ" $RELAY test.lab --sport 40100 | head -1)"
+	stop_dns_server dns2
+}
+
+testFullTableOfRepliedFlowsDropsNewOnes() {
+	local drops
+	th_set max_entries 5
+	cli python3 "$DNSQ" $RELAY test.lab -n 5 --sport 40200 >/dev/null ||
+		fail "5 flows not answered"
+	drops=$(th_stat drop_table_full)
+	assertFalse "a sixth flow was answered" \
+		"cli python3 $DNSQ $RELAY test.lab --sport 40210 --timeout 1"
+	assertEquals "drop_table_full" $((drops + 1)) "$(th_stat drop_table_full)"
+	assertEquals "old flows still answered" "answered 5/5" \
+		"$(cli python3 "$DNSQ" $RELAY test.lab -n 5 --sport 40200 | tail -1)"
+	assertEquals "flows in the table" 5 "$(nat_count)"
+}
+
+testNewFlowsEvictUnrepliedNeverReplied() {
+	local evicted
+	th_set max_entries 5
+	cli python3 "$DNSQ" $RELAY test.lab -n 2 --sport 40300 >/dev/null
+	cli python3 "$DNSQ" $RELAY x --garbage -n 3 --sport 40310 --timeout 0.5 >/dev/null
+	assertEquals "unreplied flows" 3 "$(nat_lines | grep -c UNREPLIED)"
+	evicted=$(th_stat evicted)
+	assertEquals "new flows answered" "answered 3/3" \
+		"$(cli python3 "$DNSQ" $RELAY test.lab -n 3 --sport 40320 | tail -1)"
+	assertEquals "evicted" $((evicted + 3)) "$(th_stat evicted)"
+	assertEquals "unreplied left" 0 "$(nat_lines | grep -c UNREPLIED)"
+	assertEquals "replied flows kept" 2 "$(nat_lines | grep -c ' 10.0.0.1:4030[01] ')"
+}
+
+testIdleFlowsExpire() {
+	local expired
+	th_set udp_timeout 1
+	th_set udp_stream_timeout 2
+	expired=$(th_stat expired)
+	cli python3 "$DNSQ" $RELAY test.lab --sport 40400 >/dev/null
+	cli python3 "$DNSQ" $RELAY x --garbage --sport 40401 --timeout 0.2 >/dev/null
+	assertEquals "flows before expiry" 2 "$(nat_count)"
+	th_wait_until 8 nat_empty || fail "flows did not expire: $(nat_lines)"
+	assertEquals "expired" $((expired + 2)) "$(th_stat expired)"
+}
+
+testFlushAndDelete() {
+	cli python3 "$DNSQ" $RELAY test.lab -n 3 --sport 40500 >/dev/null
+	echo "delete udp 10.0.0.1:40501" > $TH_PROC/nat || fail "delete refused"
+	assertEquals "flows after delete" "10.0.0.1:40500 10.0.0.1:40502" \
+		"$(nat_lines | awk '{ print $3 }' | sort | tr '\n' ' ' | sed 's/ $//')"
+	echo "delete udp 10.0.0.1:40501" 2>/dev/null > $TH_PROC/nat &&
+		fail "deleting a missing flow succeeded"
+	local bad
+	for bad in "delete udp 10.0.0.1" "delete udp 10.0.0.1:0" "delete icmp 10.0.0.1:1" \
+		"delete udp 10.0.0.1:40500x" "flushx" "delete udp 10.0.0.1:70000"; do
+		echo "$bad" 2>/dev/null > $TH_PROC/nat && fail "accepted '$bad'"
+	done
+	echo flush > $TH_PROC/nat || fail "flush refused"
+	assertEquals "flows after flush" 0 "$(nat_count)"
+}
+
+testChecksumsCorrectWithOffloadsOff() {
+	local cerr serr out
+	offloads off
+	cerr=$(csum_errors cli); serr=$(csum_errors srv)
+	capture_start
+	cli python3 "$DNSQ" $RELAY test.lab -n 10 >/dev/null || fail "queries not answered"
+	dig_relay +bufsize=4096 +ignore +notcp TXT big.lab >/dev/null
+	capture_stop
+	offloads on
+	out=$(cat "$T/cap.txt")
+	assertNotContains "bad checksums in the client's capture" "$out" "bad udp cksum"
+	assertNotContains "bad checksums in the client's capture" "$out" "incorrect"
+	assertEquals "answers verified by tcpdump" 10 \
+		"$(grep -c '192.168.0.2.53 > 10.0.0.1.*udp sum ok' "$T/cap.txt")"
+	assertEquals "client InCsumErrors" "$cerr" "$(csum_errors cli)"
+	assertEquals "server InCsumErrors" "$serr" "$(csum_errors srv)"
+}
+
+testZeroUdpChecksumStaysZero() {
+	th_capture_start srv "$T/srv.pcap" udp port 53 || fail "tcpdump did not start"
+	cli python3 "$DNSQ" $RELAY test.lab --nocheck --sport 40600 >/dev/null
+	th_capture_stop "$T/srv.pcap" > "$T/srv.txt"
+	assertContains "query relayed without a checksum" \
+		"$(grep -A1 '10.0.0.1.40600 >' "$T/srv.txt")" "[no cksum]"
+}
+
+testRmmodUnderTrafficLeavesKernelHealthy() {
+	( for _ in $(seq 30); do
+		cli python3 "$DNSQ" $RELAY test.lab -n 20 --timeout 0.5 >/dev/null
+	done ) &
+	local pid=$!
+	sleep 2
+	th_krelay_unload || fail "rmmod under traffic failed"
+	wait $pid
+	assertTrue "kernel warned" th_dmesg_clean
+	th_krelay_load start=1 || fail "reload failed"
+	assertEquals "relay works after reload" 192.0.2.1 "$(dig_relay +short test.lab)"
+}
+
+. shunit2
