@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Everything tcp_relay asks of the krelay module: the gateway port in
+ * /proc/krelay/gport and the two socket options of krelay/uapi/krelay.h.
+ */
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "krelay.h"
+#include "tcp_relay.h"
+
+#define KRELAY_PROC_DIR		"/proc/krelay"
+
+static char	gport_path[PATH_MAX];
+
+void
+krelay_init(void)
+{
+	const char	*dir = getenv("KRELAY_PROC_DIR");
+
+	/* Tests point this at a directory of their own. */
+	if (dir == NULL || *dir == '\0')
+		dir = KRELAY_PROC_DIR;
+	if ((size_t)snprintf(gport_path, sizeof(gport_path), "%s/gport",
+	    dir) >= sizeof(gport_path))
+		fatalx("KRELAY_PROC_DIR too long");
+}
+
+const char *
+krelay_gport_path(void)
+{
+	return gport_path;
+}
+
+/* The port, or -1 with errno set (EINVAL: not "1-65535" plus one '\n'). */
+int
+krelay_gport(void)
+{
+	char	 buf[16], *end;
+	ssize_t	 n;
+	long	 port;
+	int	 fd;
+
+	if ((fd = open(gport_path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n == -1)
+		return -1;
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n == 0 || !isdigit((unsigned char)buf[0])) {
+		errno = EINVAL;
+		return -1;
+	}
+	errno = 0;
+	port = strtol(buf, &end, 10);
+	if (*end != '\0' || errno == ERANGE || port < 1 || port > 65535) {
+		errno = EINVAL;
+		return -1;
+	}
+	return port;
+}
+
+static void
+addr_to_sin(const struct krelay_addr *ka, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = ka->ip;
+	sin->sin_port = ka->port;
+}
+
+static void
+sin_to_addr(const struct sockaddr_in *sin, struct krelay_addr *ka)
+{
+	memset(ka, 0, sizeof(*ka));
+	ka->ip = sin->sin_addr.s_addr;
+	ka->port = sin->sin_port;
+}
+
+/* On a socket accepted on gport: what the client talked to, and where to. */
+int
+krelay_origdst(int fd, struct sockaddr_in *relay, struct sockaddr_in *server)
+{
+	struct krelay_origdst	 od;
+	socklen_t		 len = sizeof(od);
+
+	memset(&od, 0, sizeof(od));
+	if (getsockopt(fd, IPPROTO_IP, KRELAY_SO_ORIGINAL_DST, &od, &len) == -1)
+		return -1;
+	if (len < sizeof(od)) {
+		errno = EPROTO;
+		return -1;
+	}
+	addr_to_sin(&od.relay, relay);
+	addr_to_sin(&od.server, server);
+	return 0;
+}
+
+/* On the server-side socket after bind(), before connect(). */
+int
+krelay_client(int fd, const struct sockaddr_in *client,
+    const struct sockaddr_in *relay)
+{
+	struct krelay_client	 cl;
+
+	sin_to_addr(client, &cl.client);
+	sin_to_addr(relay, &cl.relay);
+	return setsockopt(fd, IPPROTO_IP, KRELAY_SO_CLIENT, &cl, sizeof(cl));
+}

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcp_relay: accepts the TCP connections krelay steers to the gateway
+ * port and relays each client/server pair in a pre-forked child.
+ */
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include <linux/capability.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tcp_relay.h"
+
+#define LISTEN_BACKLOG	4096
+#define ACCEPT_BURST	64
+
+struct config conf = {
+	.spares		= 4,
+	.max_children	= 256,
+	.per_client	= 64,
+	.idle_s		= 300,
+	.connect_s	= 10,
+};
+
+volatile sig_atomic_t	 sig_chld, sig_hup, sig_term;
+
+/* The gateway listener, and the one before a gport change while it drains. */
+static int	 lfd = -1, lport;
+static int	 old_lfd = -1;
+static int	 gport_failed;		/* port we could not listen on */
+static int	 gport_errno;		/* last error reading the proc file */
+static int	 pidfile_written;
+static time_t	 accept_paused_until;
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	fprintf(stderr, "usage: tcp_relay [-afhv] [-C connect_timeout] "
+	    "[-c per_client] [-l address]\n"
+	    "                 [-m max_children] [-n spares] [-P pidfile] "
+	    "[-p port]\n"
+	    "                 [-T idle_seconds] [-t host:port]\n");
+	exit(2);
+}
+
+static void __attribute__((__noreturn__))
+help(void)
+{
+	printf("usage: tcp_relay [options]\n"
+	    "  -a             access log: one line per pair on stderr\n"
+	    "  -C seconds     server connect timeout (default 10)\n"
+	    "  -c count       max pairs per client address (default 64)\n"
+	    "  -f             stay in the foreground (always the case)\n"
+	    "  -h             this help\n"
+	    "  -l address     listen address (default 0.0.0.0)\n"
+	    "  -m count       max children (default 256)\n"
+	    "  -n count       idle children kept ready (default 4)\n"
+	    "  -P pidfile     write the pid there, removed at exit\n"
+	    "  -p port        gateway port (default: follow "
+	    "$KRELAY_PROC_DIR/gport,\n"
+	    "                 KRELAY_PROC_DIR defaults to /proc/krelay)\n"
+	    "  -T seconds     close a pair idle this long (default 300)\n"
+	    "  -t host:port   standalone: relay to this IPv4 target, "
+	    "no krelay\n"
+	    "  -v             verbose\n");
+	exit(0);
+}
+
+static void __attribute__((__noreturn__))
+bad_value(int opt, const char *val, const char *want)
+{
+	fprintf(stderr, "tcp_relay: -%c: bad value \"%s\" (%s)\n", opt, val,
+	    want);
+	usage();
+}
+
+static int
+number(int opt, const char *s, long min, long max)
+{
+	char	 want[64], *end;
+	long	 v;
+
+	snprintf(want, sizeof(want), "a number %ld-%ld", min, max);
+	if (!isdigit((unsigned char)*s))
+		bad_value(opt, s, want);
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || errno == ERANGE || v < min || v > max)
+		bad_value(opt, s, want);
+	return v;
+}
+
+static void
+ipv4(int opt, const char *s, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	if (inet_pton(AF_INET, s, &sin->sin_addr) != 1)
+		bad_value(opt, s, "a dotted IPv4 address");
+}
+
+static void
+target(const char *s)
+{
+	char	*copy, *colon;
+
+	if ((copy = strdup(s)) == NULL)
+		fatal("strdup");
+	if ((colon = strrchr(copy, ':')) == NULL)
+		bad_value('t', s, "HOST:PORT, HOST a dotted IPv4 address");
+	*colon = '\0';
+	if (inet_pton(AF_INET, copy, &conf.target.sin_addr) != 1)
+		bad_value('t', s, "HOST:PORT, HOST a dotted IPv4 address");
+	if (!isdigit((unsigned char)colon[1]))
+		bad_value('t', s, "HOST:PORT, PORT 1-65535");
+	conf.target.sin_family = AF_INET;
+	conf.target.sin_port = htons(number('t', colon + 1, 1, 65535));
+	conf.standalone = 1;
+	free(copy);
+}
+
+static int
+options(int argc, char *argv[])
+{
+	int	 ch, verbose = 0;
+
+	conf.listen_addr.sin_family = AF_INET;
+	conf.listen_addr.sin_addr.s_addr = htonl(INADDR_ANY);
+	while ((ch = getopt(argc, argv, "aC:c:fhl:m:n:P:p:T:t:v")) != -1) {
+		switch (ch) {
+		case 'a':
+			conf.access_log = 1;
+			break;
+		case 'C':
+			conf.connect_s = number(ch, optarg, 1, 3600);
+			break;
+		case 'c':
+			conf.per_client = number(ch, optarg, 1, 65536);
+			break;
+		case 'f':
+			break;
+		case 'h':
+			help();
+		case 'l':
+			ipv4(ch, optarg, &conf.listen_addr);
+			break;
+		case 'm':
+			conf.max_children = number(ch, optarg, 1, 65536);
+			break;
+		case 'n':
+			conf.spares = number(ch, optarg, 0, 65536);
+			break;
+		case 'P':
+			if (*optarg == '\0')
+				bad_value(ch, optarg, "a file name");
+			conf.pidfile = optarg;
+			break;
+		case 'p':
+			conf.gport = number(ch, optarg, 1, 65535);
+			break;
+		case 'T':
+			conf.idle_s = number(ch, optarg, 1, 864000);
+			break;
+		case 't':
+			target(optarg);
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tcp_relay: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage();
+	}
+	if (conf.spares > conf.max_children) {
+		fprintf(stderr, "tcp_relay: -n %d: more spares than -m %d "
+		    "children\n", conf.spares, conf.max_children);
+		usage();
+	}
+	return verbose;
+}
+
+static void
+on_signal(int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+		sig_chld = 1;
+		break;
+	case SIGHUP:
+		sig_hup = 1;
+		break;
+	default:
+		sig_term = 1;
+		break;
+	}
+}
+
+/* Handled only inside ppoll(), which unblocks them: no race with the loop. */
+static void
+signals(sigset_t *waitmask)
+{
+	struct sigaction	 sa;
+	sigset_t		 block;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, waitmask);
+	sigdelset(waitmask, SIGCHLD);
+	sigdelset(waitmask, SIGHUP);
+	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGINT);
+}
+
+static time_t
+monotime(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static int
+listen_open(int port, int quiet)
+{
+	struct sockaddr_in	 sin = conf.listen_addr;
+	int			 fd, on = 1;
+
+	sin.sin_port = htons(port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		if (!quiet)
+			log_warn("listen %s", log_sockaddr(&sin));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+listeners_close(void)
+{
+	if (lfd != -1)
+		close(lfd);
+	if (old_lfd != -1)
+		close(old_lfd);
+	lfd = old_lfd = -1;
+}
+
+/*
+ * Accept up to a burst while a child can take it. Returns 1 when the
+ * queue is empty.
+ */
+static int
+accept_some(int fd)
+{
+	struct sockaddr_in	 peer;
+	socklen_t		 len;
+	int			 i, cfd;
+
+	for (i = 0; i < ACCEPT_BURST && pool_can_accept(); i++) {
+		len = sizeof(peer);
+		cfd = accept4(fd, (struct sockaddr *)&peer, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			switch (errno) {
+			case EAGAIN:
+				return 1;
+			case EINTR:
+			case ECONNABORTED:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				/* Leave them queued a while. */
+				log_warn("accept");
+				accept_paused_until = monotime() + 1;
+				return 0;
+			default:
+				log_warn("accept");
+				return 0;
+			}
+		}
+		pool_dispatch(cfd, &peer);
+	}
+	return 0;
+}
+
+/*
+ * Follow the gport file: listen on the new port first, then let the old
+ * listener drain what is queued on it (in the loop) before closing it.
+ */
+static void
+gport_check(void)
+{
+	int	 port, fd;
+
+	if (conf.gport != 0)
+		return;
+	if ((port = krelay_gport()) == -1) {
+		if (errno != gport_errno)
+			log_warn("%s", krelay_gport_path());
+		gport_errno = errno;
+		return;
+	}
+	gport_errno = 0;
+	if (port == lport)
+		return;
+	/* Retried every second, told once. */
+	if ((fd = listen_open(port, port == gport_failed)) == -1) {
+		gport_failed = port;
+		return;
+	}
+	log_info("gport %d -> %d", lport, port);
+	if (old_lfd != -1) {
+		accept_some(old_lfd);
+		close(old_lfd);
+	}
+	old_lfd = lfd;
+	lfd = fd;
+	lport = port;
+	gport_failed = 0;
+}
+
+static void
+pidfile_write(void)
+{
+	FILE	*fp;
+
+	if (conf.pidfile == NULL)
+		return;
+	if ((fp = fopen(conf.pidfile, "we")) == NULL)
+		fatal("%s", conf.pidfile);
+	fprintf(fp, "%d\n", (int)getpid());
+	if (fclose(fp) == EOF)
+		fatal("%s", conf.pidfile);
+	pidfile_written = 1;
+}
+
+static void
+pidfile_remove(void)
+{
+	if (pidfile_written && unlink(conf.pidfile) == -1)
+		log_warn("%s", conf.pidfile);
+}
+
+/*
+ * Once listening, keep only what a gport move (a port below 1024) and the
+ * CLIENT option need. Not fatal: without privileges there is nothing to
+ * drop.
+ */
+static void
+drop_privileges(void)
+{
+	struct __user_cap_header_struct	 hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct	 data[_LINUX_CAPABILITY_U32S_3];
+	__u32				 keep;
+
+	keep = 1U << CAP_NET_ADMIN | 1U << CAP_NET_BIND_SERVICE;
+	if (syscall(SYS_capget, &hdr, data) == -1) {
+		log_warn("capget");
+		return;
+	}
+	data[0].effective &= keep;
+	data[0].permitted &= keep;
+	data[0].inheritable = 0;
+	data[1].effective = data[1].permitted = data[1].inheritable = 0;
+	if (syscall(SYS_capset, &hdr, data) == -1)
+		log_warn("capset");
+}
+
+static void
+start_listening(void)
+{
+	krelay_init();
+	if ((lport = conf.gport) == 0 && (lport = krelay_gport()) == -1)
+		fatal("%s", krelay_gport_path());
+	if ((lfd = listen_open(lport, 0)) == -1)
+		fatalx("cannot listen on gport %d", lport);
+}
+
+static void
+loop(const sigset_t *waitmask)
+{
+	struct pollfd	*pfd;
+	struct timespec	 ts;
+	time_t		 next_tick = 0, now;
+	int		 n, npfd, nlisten;
+
+	if ((pfd = calloc(conf.max_children + 1, sizeof(*pfd))) == NULL)
+		fatal("calloc");
+	while (!sig_term) {
+		if (sig_chld) {
+			sig_chld = 0;
+			pool_reap();
+		}
+		now = monotime();
+		if (sig_hup || now >= next_tick) {
+			sig_hup = 0;
+			gport_check();
+			pool_trim();
+			next_tick = now + 1;
+		}
+		if (old_lfd != -1 && pool_can_accept() && accept_some(old_lfd)) {
+			close(old_lfd);
+			old_lfd = -1;
+		}
+		pool_top_up();
+
+		nlisten = 0;
+		if (pool_can_accept() && now >= accept_paused_until) {
+			pfd[0].fd = lfd;
+			pfd[0].events = POLLIN;
+			pfd[0].revents = 0;
+			nlisten = 1;
+		}
+		npfd = nlisten + pool_pollfds(pfd + nlisten);
+		ts.tv_sec = 1;
+		ts.tv_nsec = 0;
+		if ((n = ppoll(pfd, npfd, &ts, waitmask)) == -1) {
+			if (errno != EINTR)
+				log_warn("poll");
+			continue;
+		}
+		if (n == 0)
+			continue;
+		pool_events(pfd + nlisten, npfd - nlisten);
+		if (nlisten && (pfd[0].revents & POLLIN))
+			accept_some(lfd);
+	}
+	free(pfd);
+}
+
+int
+main(int argc, char *argv[])
+{
+	sigset_t	 waitmask;
+
+	log_init(options(argc, argv));
+	signals(&waitmask);
+	start_listening();
+	pidfile_write();
+	drop_privileges();
+	pool_init();
+	if (conf.standalone)
+		log_info("listening on port %d, relaying to %s", lport,
+		    log_sockaddr(&conf.target));
+	else
+		log_info("listening on port %d, krelay mode", lport);
+
+	loop(&waitmask);
+
+	log_info("shutting down");
+	listeners_close();
+	pool_shutdown(&waitmask);
+	pidfile_remove();
+	log_info("exiting");
+	return 0;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef TCP_RELAY_H
+#define TCP_RELAY_H
+
+#include <netinet/in.h>
+#include <signal.h>
+
+#define PAIRS_PER_CHILD		1000	/* then the child exits: no creeping memory */
+#define SHUTDOWN_WAIT_S		10	/* children finish their pairs within this */
+
+struct config {
+	struct sockaddr_in	listen_addr;	/* sin_port unused: see gport */
+	struct sockaddr_in	target;		/* -t: standalone, no krelay */
+	int			standalone;
+	int			gport;		/* -p, or 0: follow the proc file */
+	int			spares;
+	int			max_children;
+	int			per_client;
+	int			idle_s;
+	int			connect_s;
+	int			access_log;
+	const char		*pidfile;
+};
+
+extern struct config conf;
+extern volatile sig_atomic_t sig_chld, sig_hup, sig_term;
+
+/* log.c */
+void		 log_init(int);
+void		 log_warn(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+void		 log_warnx(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+void		 log_info(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+void		 log_debug(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+void		 fatal(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2), __noreturn__));
+void		 fatalx(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2), __noreturn__));
+const char	*log_sockaddr(const struct sockaddr_in *);
+
+/* main.c */
+void		 listeners_close(void);
+
+/* pool.c */
+struct pollfd;
+void		 pool_init(void);
+int		 pool_can_accept(void);
+void		 pool_dispatch(int, const struct sockaddr_in *);
+void		 pool_top_up(void);
+void		 pool_trim(void);
+void		 pool_reap(void);
+int		 pool_pollfds(struct pollfd *);
+void		 pool_events(const struct pollfd *, int);
+void		 pool_shutdown(const sigset_t *);
+
+/* relay.c */
+void		 relay_pair(int);
+
+/* krelay.c */
+void		 krelay_init(void);
+const char	*krelay_gport_path(void);
+int		 krelay_gport(void);
+int		 krelay_origdst(int, struct sockaddr_in *, struct sockaddr_in *);
+int		 krelay_client(int, const struct sockaddr_in *,
+		    const struct sockaddr_in *);
+
+#endif /* TCP_RELAY_H */

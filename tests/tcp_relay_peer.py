@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Peers for tests/tcp_relay_test.sh: a threaded server and test clients.
+
+server PORT MODE LOG   serve on 127.0.0.1:PORT; per connection one line in
+                       LOG: "<how> <bytes> <sha256 of bytes received>",
+                       how = eof or reset. MODE:
+                         echo   send back what comes; half-close on EOF
+                         reply  read to EOF, then send "got N\\n" and close
+                         rst    read the first bytes, then close with RST
+clients (exit 0 and print the result, exit 1 on an unexpected error):
+bulk PORT MIB          send MIB MiB, read the echo; print the two sha256
+many PORT N            N concurrent echo exchanges; print "ok N"
+seq PORT N             N exchanges one after the other; print "ok N"
+halfclose PORT         send, shutdown(SHUT_WR), print the reply
+readend PORT           send a byte, then print how the connection ends
+                       (reset, eof) and after how many seconds
+clientrst PORT         send a byte, get it back, close with RST
+twostep PORT FILE      echo once (print it), wait for FILE, echo again
+"""
+import hashlib
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+HOST = "127.0.0.1"
+
+
+def linger0(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def server(port, mode, logpath):
+    lock = threading.Lock()
+    log = open(logpath, "a")
+
+    def note(how, n, h):
+        with lock:
+            log.write("%s %d %s\n" % (how, n, h.hexdigest()))
+            log.flush()
+
+    def handle(c):
+        h = hashlib.sha256()
+        n = 0
+        how = "eof"
+        try:
+            while True:
+                try:
+                    b = c.recv(262144)
+                except ConnectionResetError:
+                    how = "reset"
+                    break
+                if not b:
+                    break
+                n += len(b)
+                h.update(b)
+                if mode == "echo":
+                    c.sendall(b)
+                elif mode == "rst":
+                    linger0(c)
+                    how = "sent-rst"
+                    break
+            if mode == "echo" and how == "eof":
+                c.shutdown(socket.SHUT_WR)
+            elif mode == "reply" and how == "eof":
+                c.sendall(b"got %d\n" % n)
+        except OSError:
+            how = "reset"
+        finally:
+            c.close()
+            note(how, n, h)
+
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((HOST, port))
+    ls.listen(1024)
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+
+def connect(port):
+    return socket.create_connection((HOST, port), timeout=30)
+
+
+def echo_once(s, msg):
+    s.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    return got
+
+
+def bulk(port, mib):
+    size = mib << 20
+    data = os.urandom(size)
+    s = connect(port)
+    s.settimeout(60)
+
+    def send():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+
+    t = threading.Thread(target=send)
+    t.start()
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+    t.join()
+    s.close()
+    print(hashlib.sha256(data).hexdigest(), h.hexdigest(), n)
+
+
+def many(port, count):
+    ok = [0]
+    lock = threading.Lock()
+    barrier = threading.Barrier(count, timeout=60)
+
+    def one(i):
+        msg = (b"%06d:" % i) * 2000
+        try:
+            s = connect(port)
+            barrier.wait()      # all connected at once
+            if echo_once(s, msg) == msg:
+                with lock:
+                    ok[0] += 1
+            s.close()
+        except (OSError, threading.BrokenBarrierError) as e:
+            sys.stderr.write("conn %d: %s\n" % (i, e))
+            barrier.abort()
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print("ok", ok[0])
+
+
+def seq(port, count):
+    ok = 0
+    for i in range(count):
+        s = connect(port)
+        msg = b"ping %d\n" % i
+        if echo_once(s, msg) == msg:
+            ok += 1
+        s.close()
+    print("ok", ok)
+
+
+def halfclose(port):
+    s = connect(port)
+    s.sendall(b"hello, half-closed\n")
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    s.close()
+    sys.stdout.write(got.decode())
+
+
+def readend(port):
+    t0 = time.monotonic()
+    how = "eof"
+    try:
+        # On loopback the RST can beat connect()'s own check.
+        s = connect(port)
+        s.settimeout(8)
+        s.sendall(b"x")
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+    except (ConnectionResetError, BrokenPipeError):
+        how = "reset"
+    except socket.timeout:
+        how = "timeout"
+    print(how, "%.2f" % (time.monotonic() - t0))
+
+
+def clientrst(port):
+    s = connect(port)
+    if echo_once(s, b"x") != b"x":
+        print("no echo")
+        return
+    linger0(s)
+    s.close()
+    print("sent-rst")
+
+
+def twostep(port, path):
+    s = connect(port)
+    a = echo_once(s, b"before\n")
+    print(a.decode().strip(), end=" ", flush=True)
+    while not os.path.exists(path):
+        time.sleep(0.05)
+    b = echo_once(s, b"after\n")
+    s.close()
+    print(b.decode().strip())
+
+
+def main():
+    cmd, port = sys.argv[1], int(sys.argv[2])
+    args = sys.argv[3:]
+    if cmd == "server":
+        server(port, args[0], args[1])
+    elif cmd == "bulk":
+        bulk(port, int(args[0]))
+    elif cmd == "many":
+        many(port, int(args[0]))
+    elif cmd == "seq":
+        seq(port, int(args[0]))
+    elif cmd == "halfclose":
+        halfclose(port)
+    elif cmd == "readend":
+        readend(port)
+    elif cmd == "clientrst":
+        clientrst(port)
+    elif cmd == "twostep":
+        twostep(port, args[0])
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()

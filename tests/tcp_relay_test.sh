@@ -1,0 +1,346 @@
+#!/bin/bash
+# shellcheck disable=SC2317 source-path=SCRIPTDIR
+# tcp_relay in standalone mode (-t), on this host's loopback, no module:
+#
+#   client (tcp_relay_peer.py) --> 127.0.0.1:22xxx tcp_relay --> 127.0.0.1:21xxx server
+#                                  (gport, -p or      (children)  (tcp_relay_peer.py
+#                                   $KRELAY_PROC_DIR/gport)        echo/reply/rst)
+#
+# Run as root: bash tests/tcp_relay_test.sh
+
+. "$(dirname "$0")/lib.sh"
+
+RELAY=$TH_TOP/tcp_relay/tcp_relay
+PEER=$TH_TOP/tests/tcp_relay_peer.py
+ECHO_PORT=21001
+REPLY_PORT=21002
+RST_PORT=21003
+DEAD_PORT=21099		# nothing listens there
+
+SERVER_PIDS=""
+BG_PIDS=""
+RELAY_PID=""
+RELAY_LOG=""
+
+peer() { python3 "$PEER" "$@"; }
+
+# start_server PORT MODE: a peer server logging to $SHUNIT_TMPDIR/server.PORT
+start_server() {
+	python3 "$PEER" server "$1" "$2" "$SHUNIT_TMPDIR/server.$1" 2>/dev/null &
+	SERVER_PIDS="$SERVER_PIDS $!"
+	th_wait_port tcp 127.0.0.1 "$1" || fail "server on port $1 did not start"
+}
+
+# start_relay PORT ARGS...: tcp_relay listening on PORT (waited for)
+start_relay() {
+	local port=$1
+	shift
+	RELAY_LOG=$SHUNIT_TMPDIR/relay.log
+	"$RELAY" -l 127.0.0.1 "$@" 2>"$RELAY_LOG" &
+	RELAY_PID=$!
+	th_wait_port tcp 127.0.0.1 "$port" ||
+		fail "tcp_relay did not listen on port $port: $(cat "$RELAY_LOG")"
+}
+
+listening() { ss -H -lnt "sport = :$1" | grep -q .; }
+# queued PORT: a connection waits in the listener's accept queue (Recv-Q)
+queued() { ss -H -lnt "sport = :$1" | awk '$2 > 0 { f = 1 } END { exit !f }'; }
+children() { pgrep -P "$RELAY_PID" | wc -l; }
+zombies() { pgrep -r Z -P "$RELAY_PID" | wc -l; }
+fds() { find "/proc/$RELAY_PID/fd" -mindepth 1 | wc -l; }
+children_are() { [ "$(children)" -eq "$1" ] && [ "$(zombies)" -eq 0 ]; }
+# wait_bg: wait for the background clients, at most 10 s each
+wait_bg() {
+	local p
+	for p in $BG_PIDS; do
+		th_wait_until 10 sh -c "! kill -0 $p" || kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	BG_PIDS=""
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# set_gport DIR PORT: replace the file at once, as the kernel would
+set_gport() {
+	echo "$2" >"$1/gport.new" && mv "$1/gport.new" "$1/gport"
+}
+
+oneTimeSetUp() {
+	if [ ! -x "$RELAY" ]; then
+		echo "tcp_relay_test: $RELAY is missing: run make first" >&2
+		exit 1
+	fi
+	start_server $ECHO_PORT echo
+	start_server $REPLY_PORT reply
+	start_server $RST_PORT rst
+}
+
+oneTimeTearDown() {
+	# shellcheck disable=SC2086
+	[ -z "$SERVER_PIDS" ] || th_kill_wait $SERVER_PIDS
+}
+
+tearDown() {
+	local kids
+	# shellcheck disable=SC2086
+	[ -n "$BG_PIDS" ] && th_kill_wait $BG_PIDS
+	BG_PIDS=""
+	if [ -n "$RELAY_PID" ]; then
+		kids=$(pgrep -P "$RELAY_PID")
+		th_kill_wait "$RELAY_PID"
+		# shellcheck disable=SC2086
+		[ -n "$kids" ] && kill -9 $kids 2>/dev/null
+	fi
+	if [ "${__shunit_testSuccess:-0}" != 0 ] && [ -n "$RELAY_LOG" ]; then
+		echo "--- tcp_relay log:"
+		tail -n 30 "$RELAY_LOG"
+	fi
+	RELAY_PID=""
+	RELAY_LOG=""
+}
+
+testHundredMibEachWayArrivesIntact() {
+	local out sent back n srv
+	start_relay 22000 -p 22000 -t 127.0.0.1:$ECHO_PORT
+	out=$(peer bulk 22000 100)
+	read -r sent back n <<<"$out"
+	assertEquals "client got back 100 MiB, got $n bytes" 104857600 "$n"
+	assertEquals "server->client sha256: expected $sent, got $back" \
+		"$sent" "$back"
+	th_wait_until 5 grep -q " 104857600 " "$SHUNIT_TMPDIR/server.$ECHO_PORT"
+	srv=$(grep " 104857600 " "$SHUNIT_TMPDIR/server.$ECHO_PORT" | tail -n 1)
+	assertEquals "client->server: expected eof 104857600 $sent, got $srv" \
+		"eof 104857600 $sent" "$srv"
+}
+
+testTwoHundredConcurrentConnectionsAllRelayed() {
+	local out
+	start_relay 22010 -p 22010 -c 256 -t 127.0.0.1:$ECHO_PORT
+	out=$(peer many 22010 200 2>&1 | tail -n 1)
+	assertEquals "expected 'ok 200' echoed intact, got '$out'" "ok 200" "$out"
+}
+
+testHalfClosedClientStillGetsServerReply() {
+	local out
+	start_relay 22020 -p 22020 -a -t 127.0.0.1:$REPLY_PORT
+	out=$(peer halfclose 22020)
+	assertEquals "expected the reply after the client's FIN, got '$out'" \
+		"got 19" "$out"
+	th_wait_until 2 grep -q 'close fin' "$RELAY_LOG"
+	assertTrue "expected the access log line 'up 19 down 7 ... close fin', log: $(cat "$RELAY_LOG")" \
+		"grep -q 'client 127.0.0.1:[0-9]* server 127.0.0.1:$REPLY_PORT up 19 down 7 time [0-9.]*s close fin' '$RELAY_LOG'"
+}
+
+testServerResetReachesClientAsReset() {
+	local out
+	start_relay 22030 -p 22030 -t 127.0.0.1:$RST_PORT
+	out=$(peer readend 22030)
+	assertEquals "expected the client to see a reset, got '$out'" \
+		reset "${out%% *}"
+}
+
+testClientResetReachesServerAsReset() {
+	local out log=$SHUNIT_TMPDIR/server.21004
+	start_server 21004 echo
+	start_relay 22031 -p 22031 -t 127.0.0.1:21004
+	out=$(peer clientrst 22031)
+	assertEquals "client: expected sent-rst, got '$out'" sent-rst "$out"
+	th_wait_until 5 grep -q . "$log"
+	assertEquals "expected the server to see a reset, got '$(cat "$log")'" \
+		"reset 1" "$(cut -d' ' -f1,2 "$log")"
+}
+
+testDeadServerClosesClientPromptly() {
+	local how secs
+	start_relay 22040 -p 22040 -C 10 -t 127.0.0.1:$DEAD_PORT
+	read -r how secs <<<"$(peer readend 22040)"
+	assertEquals "expected a reset from the relay, got '$how'" reset "$how"
+	assertTrue "expected the client closed in under 2 s (connect timeout 10 s), took $secs s" \
+		"python3 -c 'import sys; sys.exit(not $secs < 2)'"
+	assertTrue "expected the refusal logged, log: $(cat "$RELAY_LOG")" \
+		"grep -q 'connect 127.0.0.1:$DEAD_PORT: Connection refused' '$RELAY_LOG'"
+}
+
+testIdlePairClosedAfterIdleTimeout() {
+	local how secs
+	start_relay 22050 -p 22050 -T 1 -a -t 127.0.0.1:$ECHO_PORT
+	read -r how secs <<<"$(peer readend 22050)"
+	assertEquals "expected the idle pair closed with FIN, got '$how'" eof "$how"
+	assertTrue "expected the close after 1-3 s idle, took $secs s" \
+		"python3 -c 'import sys; sys.exit(not 0.9 <= $secs < 3)'"
+	th_wait_until 2 grep -q 'close timeout' "$RELAY_LOG"
+	assertTrue "expected an access log line 'close timeout', log: $(cat "$RELAY_LOG")" $?
+}
+
+testFiveThousandConnectionsLeaveNoZombieNorDescriptor() {
+	local before after out
+	start_relay 22060 -p 22060 -n 4 -t 127.0.0.1:$ECHO_PORT
+	th_wait_until 5 children_are 4
+	assertEquals "children at start" 4 "$(children)"
+	before=$(fds)
+	out=$(peer seq 22060 5000)
+	assertEquals "expected all 5000 echoed, got '$out'" "ok 5000" "$out"
+	th_wait_until 5 children_are 4
+	assertEquals "expected no zombie children, got $(zombies)" 0 "$(zombies)"
+	assertEquals "expected the pool back at 4 children, got $(children)" \
+		4 "$(children)"
+	after=$(fds)
+	assertEquals "expected the parent's descriptors $before before and after, got $after" \
+		"$before" "$after"
+}
+
+testGportFileChangeMovesListenerAndKeepsPairs() {
+	local dir=$SHUNIT_TMPDIR/proc out t0 t1
+	mkdir -p "$dir"
+	set_gport "$dir" 22070
+	KRELAY_PROC_DIR=$dir start_relay 22070 -t 127.0.0.1:$ECHO_PORT
+	python3 "$PEER" twostep 22070 "$SHUNIT_TMPDIR/go" >"$SHUNIT_TMPDIR/twostep" &
+	BG_PIDS="$BG_PIDS $!"
+	th_wait_until 5 grep -q before "$SHUNIT_TMPDIR/twostep"
+
+	set_gport "$dir" 22071
+	th_wait_until 3 listening 22071
+	assertTrue "expected the listener on 22071 within ~2 s of the file change" $?
+	th_wait_until 3 sh -c "! ss -H -lnt 'sport = :22070' | grep -q ."
+	assertTrue "expected the old listener 22070 closed" $?
+	out=$(peer seq 22071 3)
+	assertEquals "expected relaying on the new port, got '$out'" "ok 3" "$out"
+
+	touch "$SHUNIT_TMPDIR/go"
+	wait_bg
+	out=$(cat "$SHUNIT_TMPDIR/twostep")
+	assertEquals "expected the pair opened before the move to keep working, got '$out'" \
+		"before after" "$out"
+
+	set_gport "$dir" 22072
+	t0=$(now_ms)
+	kill -HUP "$RELAY_PID"
+	th_wait_until 3 listening 22072
+	t1=$(now_ms)
+	assertTrue "expected SIGHUP to move the listener at once, took $((t1 - t0)) ms" \
+		"[ $((t1 - t0)) -lt 600 ]"
+}
+
+testConnectionQueuedOnOldGportServedAfterMove() {
+	local dir=$SHUNIT_TMPDIR/proc2 out
+	mkdir -p "$dir"
+	set_gport "$dir" 22080
+	# One child only: the second client waits in the listen queue.
+	KRELAY_PROC_DIR=$dir start_relay 22080 -n 1 -m 1 \
+		-t 127.0.0.1:$ECHO_PORT
+	python3 "$PEER" twostep 22080 "$SHUNIT_TMPDIR/goA" >"$SHUNIT_TMPDIR/twoA" &
+	BG_PIDS="$BG_PIDS $!"
+	th_wait_until 5 grep -q before "$SHUNIT_TMPDIR/twoA"
+	touch "$SHUNIT_TMPDIR/goB"
+	python3 "$PEER" twostep 22080 "$SHUNIT_TMPDIR/goB" >"$SHUNIT_TMPDIR/twoB" &
+	BG_PIDS="$BG_PIDS $!"
+	th_wait_until 5 queued 22080
+	assertTrue "expected the second client in the accept queue of 22080" $?
+
+	set_gport "$dir" 22081
+	kill -HUP "$RELAY_PID"
+	th_wait_until 3 listening 22081
+	assertTrue "expected the listener on 22081" $?
+	assertEquals "expected the queued client still waiting, got '$(cat "$SHUNIT_TMPDIR/twoB")'" \
+		"" "$(cat "$SHUNIT_TMPDIR/twoB")"
+
+	touch "$SHUNIT_TMPDIR/goA"
+	th_wait_until 5 grep -q after "$SHUNIT_TMPDIR/twoB"
+	assertEquals "expected the queued connection served after the move, got '$(cat "$SHUNIT_TMPDIR/twoB")'" \
+		"before after" "$(cat "$SHUNIT_TMPDIR/twoB")"
+	th_wait_until 3 sh -c "! ss -H -lnt 'sport = :22080' | grep -q ."
+	assertTrue "expected the old listener closed once drained" $?
+	wait_bg
+}
+
+testClientOverPerClientCapIsClosed() {
+	local how secs
+	start_relay 22090 -p 22090 -c 1 -t 127.0.0.1:$ECHO_PORT
+	python3 "$PEER" twostep 22090 "$SHUNIT_TMPDIR/goC" >"$SHUNIT_TMPDIR/twoC" &
+	BG_PIDS="$BG_PIDS $!"
+	th_wait_until 5 grep -q before "$SHUNIT_TMPDIR/twoC"
+	read -r how secs <<<"$(peer readend 22090)"
+	# Closed with the client's byte unread: the kernel may send RST.
+	assertTrue "expected the second pair of one client closed at once, got '$how $secs'" \
+		"[ '$how' = eof ] || [ '$how' = reset ]"
+	assertTrue "expected the close in under 1 s, took $secs s" \
+		"python3 -c 'import sys; sys.exit(not $secs < 1)'"
+	assertTrue "expected the refusal logged, log: $(cat "$RELAY_LOG")" \
+		"grep -q '127.0.0.1:.*client has 1 pairs already' '$RELAY_LOG'"
+	touch "$SHUNIT_TMPDIR/goC"
+	wait_bg
+}
+
+testWithoutKrelayFlowClientIsClosedNotRelayed() {
+	local how secs log=$SHUNIT_TMPDIR/server.21005
+	start_server 21005 echo
+	# krelay mode (no -t), and no module here: no original destination.
+	start_relay 22095 -p 22095
+	read -r how secs <<<"$(peer readend 22095)"
+	assertTrue "expected the client closed, got '$how $secs'" \
+		"[ '$how' = eof ] || [ '$how' = reset ]"
+	assertTrue "expected the refusal logged, log: $(cat "$RELAY_LOG")" \
+		"grep -q '127.0.0.1:[0-9]*: original destination: ' '$RELAY_LOG'"
+	assertFalse "expected no connection to any server, got '$(cat "$log")'" \
+		"[ -s '$log' ]"
+}
+
+testBadOptionsRejectedWithExitTwo() {
+	local args rc err
+	while read -r args; do
+		# shellcheck disable=SC2086
+		err=$(timeout 5 "$RELAY" $args 2>&1 >/dev/null)
+		rc=$?
+		assertEquals "'tcp_relay $args': expected exit 2, got $rc ($err)" 2 "$rc"
+		assertTrue "'tcp_relay $args': expected a message naming the value, got '$err'" \
+			"echo '$err' | grep -q -e '${args##* }' -e 'usage'"
+	done <<-EOF
+		-n abc
+		-m 0
+		-n 5 -m 4
+		-p 70000
+		-p 80x
+		-c -1
+		-T 0
+		-C 1.5
+		-t 1.2.3:80
+		-t 127.0.0.1
+		-t 127.0.0.1:0
+		-t host:80
+		-l 300.1.1.1
+		-z
+		-p 22000 extra
+	EOF
+	err=$(timeout 5 "$RELAY" -h 2>&1)
+	rc=$?
+	assertEquals "'tcp_relay -h': expected exit 0, got $rc" 0 "$rc"
+	assertTrue "'tcp_relay -h': expected usage, got '$err'" \
+		"echo '$err' | grep -q usage"
+}
+
+testSigtermExitsCleanlyLeavingNoChildren() {
+	local kids rc out pidfile=$SHUNIT_TMPDIR/relay.pid
+	start_relay 22100 -p 22100 -P "$pidfile" -t 127.0.0.1:$ECHO_PORT
+	assertEquals "pidfile holds the pid" "$RELAY_PID" "$(cat "$pidfile")"
+	python3 "$PEER" twostep 22100 "$SHUNIT_TMPDIR/goT" >"$SHUNIT_TMPDIR/twoT" &
+	BG_PIDS="$BG_PIDS $!"
+	th_wait_until 5 grep -q before "$SHUNIT_TMPDIR/twoT"
+	kids=$(pgrep -P "$RELAY_PID")
+	kill -TERM "$RELAY_PID"
+	th_wait_until 3 sh -c "! ss -H -lnt 'sport = :22100' | grep -q ."
+	assertTrue "expected the listener closed at SIGTERM" $?
+	touch "$SHUNIT_TMPDIR/goT"
+	wait "$RELAY_PID"
+	rc=$?
+	assertEquals "expected exit status 0 after SIGTERM, got $rc" 0 "$rc"
+	wait_bg
+	out=$(cat "$SHUNIT_TMPDIR/twoT")
+	assertEquals "expected the pair in flight to finish, got '$out'" \
+		"before after" "$out"
+	# shellcheck disable=SC2086
+	assertFalse "expected no child left of ($kids)" "kill -0 $kids 2>/dev/null"
+	assertFalse "expected the pidfile removed" "[ -e '$pidfile' ]"
+	RELAY_PID=""
+}
+
+# shellcheck disable=SC1091
+. shunit2
