@@ -1,0 +1,661 @@
+#!/bin/bash
+# shellcheck disable=SC2016,SC2034
+# webadmin on this host, loopback only (ports 18000-18999), no kernel module:
+#
+#   curl ──HTTP──▶ webadmin 127.0.0.1:$WA_PORT ──▶ /proc/krelay, /sys/module/krelay
+#                        │                          (absent here: the real
+#                        │                           "module not loaded" path)
+#                        └─ fork/exec, waitpid ──▶ tcp_relay -t (standalone)
+#
+# Where webadmin's own logic can only run with the module loaded (PUT
+# /api/config validation, start, NAT delete, the config file), the tests point
+# KRELAY_PROC_DIR, KRELAY_PARAM_DIR and KRELAY_MODULE_DIR at plain files in a
+# temporary directory. Those tests check webadmin, not krelay: the lab suite
+# (QEMU, the real module) covers the real files, EINVAL from the kernel and
+# the TABLE socket option.
+#
+# WEBADMIN_VALGRIND=1 runs every webadmin under valgrind (memcheck, leaks of
+# the definite and indirect kinds are errors); a test fails when valgrind
+# reports an error.
+
+. "$(dirname "$0")/lib.sh"
+
+WA=$TH_TOP/webadmin/webadmin
+RELAY=$TH_TOP/tcp_relay/tcp_relay
+WA_PORT=$((18100 + $$ % 400))
+RELAY_PORT=$((WA_PORT + 400))
+WA_URL=http://127.0.0.1:$WA_PORT
+WA_PID=
+WA_TIMEOUT=10
+[ "${WEBADMIN_VALGRIND:-0}" = 1 ] && WA_TIMEOUT=60
+
+oneTimeSetUp() {
+	[ -x "$WA" ] || make -s -C "$TH_TOP/webadmin" >/dev/null ||
+		fail "cannot build webadmin"
+}
+
+TEST_NO=0
+
+setUp() {
+	TEST_NO=$((TEST_NO + 1))
+	T=$SHUNIT_TMPDIR/test$TEST_NO
+	mkdir -p "$T/www"
+	printf '<!DOCTYPE html><title>t</title>\n' >"$T/www/index.html"
+	SECRET=$T/secret
+	LOG=$T/webadmin.log
+	FAKE=
+	unset KRELAY_PROC_DIR KRELAY_PARAM_DIR KRELAY_MODULE_DIR
+}
+
+tearDown() {
+	wa_stop
+	if [ -f "$T/relay.pid" ]; then
+		kill "$(cat "$T/relay.pid")" 2>/dev/null
+	fi
+	return 0
+}
+
+# wa_start [webadmin args...]: start webadmin in the foreground on $WA_PORT
+# with this test's secret and www dir; wait until it listens.
+wa_start() {
+	local vg=()
+
+	if [ "${WEBADMIN_VALGRIND:-0}" = 1 ]; then
+		# shellcheck disable=SC2054 # the commas belong to one option
+		vg=(valgrind --quiet --leak-check=full
+		    --errors-for-leak-kinds=definite,indirect
+		    --error-exitcode=99 --child-silent-after-fork=yes
+		    --log-file="$T/valgrind.%p.log")
+	fi
+	"${vg[@]}" "$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" \
+		"$@" >>"$LOG" 2>&1 &
+	WA_PID=$!
+	if ! th_wait_port tcp 127.0.0.1 "$WA_PORT" "$WA_TIMEOUT"; then
+		cat "$LOG" >&2
+		fail "webadmin did not listen on $WA_PORT"
+		return 1
+	fi
+	PASS=$(cut -d: -f2- "$SECRET")
+}
+
+# wa_stop: SIGTERM; under valgrind, a reported error fails the test.
+wa_stop() {
+	local rc
+
+	[ -n "$WA_PID" ] || return 0
+	kill -TERM "$WA_PID" 2>/dev/null
+	wait "$WA_PID"
+	rc=$?
+	WA_PID=
+	if [ "$rc" = 99 ]; then
+		cat "$T"/valgrind.*.log >&2
+		fail "valgrind reported errors (see above)"
+	fi
+	assertEquals "webadmin exit status after SIGTERM" 0 "$rc"
+}
+
+# req METHOD PATH [curl args...]: sets CODE; body in $T/body, headers in $T/hdr.
+req() {
+	local method=$1 path=$2
+
+	shift 2
+	CODE=$(curl -s --path-as-is -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
+		-X "$method" "$@" "$WA_URL$path")
+}
+
+# areq: req with the right credentials.
+areq() {
+	local method=$1 path=$2
+
+	shift 2
+	req "$method" "$path" -u "admin:$PASS" "$@"
+}
+
+header() {
+	tr -d '\r' <"$T/hdr" | sed -n "s/^$1: //Ip" | head -n1
+}
+
+json() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    d = d[int(k)] if isinstance(d, list) else d[k]
+print(json.dumps(d))' "$T/body" "$1"
+}
+
+# fake_module: knob files in a temp dir standing in for /proc/krelay and
+# sysfs, so webadmin's "module loaded" paths run (the lab covers the real
+# module).
+fake_module() {
+	FAKE=$T/fake
+	mkdir -p "$FAKE/proc" "$FAKE/module/parameters"
+	echo 16000 >"$FAKE/proc/gport"
+	echo 192.168.0.10 >"$FAKE/proc/real_ip"
+	echo 53,80 >"$FAKE/proc/tcp_ports"
+	echo 53 >"$FAKE/proc/udp_ports"
+	echo 262144 >"$FAKE/proc/max_entries"
+	echo 30 >"$FAKE/proc/udp_timeout"
+	echo 120 >"$FAKE/proc/udp_stream_timeout"
+	echo 432000 >"$FAKE/proc/tcp_timeout_established"
+	echo 10 >"$FAKE/proc/tcp_timeout_close"
+	printf 'translated_pre_udp 7\ntranslated_post_tcp 3\ndrop_no_entry 2\nentries_tcp 1\nentries_udp 4\n' \
+		>"$FAKE/proc/stats"
+	: >"$FAKE/proc/nat"
+	echo 0 >"$FAKE/module/parameters/start"
+	export KRELAY_PROC_DIR=$FAKE/proc
+	export KRELAY_PARAM_DIR=$FAKE/module/parameters
+	export KRELAY_MODULE_DIR=$FAKE/module
+}
+
+knob() {
+	cat "$FAKE/proc/$1"
+}
+
+knobs_now() {
+	local k out=
+
+	for k in "$@"; do
+		out="$out $(knob "$k")"
+	done
+	echo "${out# }"
+}
+
+# ---- credentials and the secret file -----------------------------------
+
+testSecretFileGeneratedWithMode0600() {
+	wa_start
+	assertEquals "secret file mode" 600 "$(stat -c %a "$SECRET")"
+	assertTrue "secret file holds admin:PASSWORD, got '$(cat "$SECRET")'" \
+		"grep -Eq '^admin:[A-Za-z0-9]{24}$' '$SECRET'"
+	assertTrue "the log names the generated secret file: $(cat "$LOG")" \
+		"grep -q 'generated credentials .* $SECRET' '$LOG'"
+}
+
+testExistingSecretFileIsUsed() {
+	printf 'admin:correct horse\n' >"$SECRET"
+	chmod 600 "$SECRET"
+	wa_start
+	req GET /api/status -u 'admin:correct horse'
+	assertEquals "status with the file's password" 200 "$CODE"
+	assertEquals "secret file left alone" 'admin:correct horse' "$(cat "$SECRET")"
+}
+
+testApiNeedsCredentials() {
+	wa_start
+	req GET /api/status
+	assertEquals "no credentials" 401 "$CODE"
+	assertEquals "WWW-Authenticate on 401" 'Basic realm="krelay"' \
+		"$(header WWW-Authenticate)"
+	assertEquals "401 body" '"credentials required"' "$(json error)"
+	req GET /api/status -u admin:wrong
+	assertEquals "wrong password" 401 "$CODE"
+	req GET /api/status -u "root:$PASS"
+	assertEquals "wrong user" 401 "$CODE"
+	req GET /api/status -u "admin:${PASS}x"
+	assertEquals "password with a suffix" 401 "$CODE"
+	areq GET /api/status
+	assertEquals "right credentials" 200 "$CODE"
+	req GET /metrics
+	assertEquals "/metrics without credentials" 401 "$CODE"
+	areq GET /metrics
+	assertEquals "/metrics with credentials" 200 "$CODE"
+}
+
+testStaticFilesNeedNoCredentials() {
+	wa_start
+	req GET /
+	assertEquals "/ without credentials" 200 "$CODE"
+	assertEquals "/ is index.html" "$(cat "$T/www/index.html")" "$(cat "$T/body")"
+	assertEquals "nosniff" nosniff "$(header X-Content-Type-Options)"
+	assertEquals "CSP" "default-src 'self'" "$(header Content-Security-Policy)"
+	assertEquals "X-Frame-Options" DENY "$(header X-Frame-Options)"
+}
+
+# ---- request checks ----------------------------------------------------
+
+testWrongHostIs421() {
+	wa_start
+	areq GET /api/status -H "Host: evil.example:$WA_PORT"
+	assertEquals "rebound name" 421 "$CODE"
+	req GET / -H "Host: evil.example:$WA_PORT"
+	assertEquals "rebound name, static file" 421 "$CODE"
+	areq GET /api/status -H "Host: 127.0.0.1:1"
+	assertEquals "right address, wrong port" 421 "$CODE"
+	areq GET /api/status -H "Host: 10.1.2.3:$WA_PORT"
+	assertEquals "another address" 421 "$CODE"
+	areq GET /api/status -H "Host: localhost:$WA_PORT"
+	assertEquals "localhost with our port" 200 "$CODE"
+	areq GET /api/status -H "Host: 127.0.0.1:$WA_PORT"
+	assertEquals "our address" 200 "$CODE"
+}
+
+testUnknownPathIs404() {
+	wa_start
+	areq GET /api/nope
+	assertEquals "unknown API path" 404 "$CODE"
+	assertEquals "404 body" '"not found"' "$(json error)"
+	req GET /nope.html
+	assertEquals "unknown static file" 404 "$CODE"
+}
+
+testWrongMethodIs405WithAllow() {
+	wa_start
+	areq DELETE /api/status -H 'Content-Type: application/json'
+	assertEquals "DELETE /api/status" 405 "$CODE"
+	assertEquals "Allow of /api/status" GET "$(header Allow)"
+	areq POST /api/nat -H 'Content-Type: application/json'
+	assertEquals "POST /api/nat" 405 "$CODE"
+	assertEquals "Allow of /api/nat" 'GET, DELETE' "$(header Allow)"
+	areq GET /api/start
+	assertEquals "GET /api/start" 405 "$CODE"
+	assertEquals "Allow of /api/start" PUT "$(header Allow)"
+	req POST /index.html
+	assertEquals "POST to a static file" 405 "$CODE"
+	assertEquals "Allow of static files" 'GET, HEAD' "$(header Allow)"
+}
+
+testMutationWithoutJsonTypeIs415() {
+	wa_start
+	areq PUT /api/config -d '{"gport": 16001}'
+	assertEquals "PUT with curl's form type" 415 "$CODE"
+	areq PUT /api/config -H 'Content-Type: text/plain' -d '{}'
+	assertEquals "PUT text/plain" 415 "$CODE"
+	areq PUT /api/start --data-binary '{"started": true}' -H 'Content-Type:'
+	assertEquals "PUT without a type" 415 "$CODE"
+	areq DELETE /api/nat
+	assertEquals "DELETE without a type" 415 "$CODE"
+	areq PUT /api/start -H 'Content-Type: application/json; charset=utf-8' \
+		-d '{"started": 1}'
+	assertEquals "JSON with a charset passes the type check" 400 "$CODE"
+}
+
+testOversizedBodyIs413() {
+	wa_start
+	head -c 70000 /dev/zero | tr '\0' ' ' >"$T/big"
+	areq PUT /api/config -H 'Content-Type: application/json' \
+		--data-binary @"$T/big"
+	assertEquals "70000 bytes with Content-Length" 413 "$CODE"
+	areq PUT /api/config -H 'Content-Type: application/json' \
+		-H 'Transfer-Encoding: chunked' --data-binary @"$T/big"
+	assertEquals "70000 bytes chunked" 413 "$CODE"
+	areq GET /api/status
+	assertEquals "still answering" 200 "$CODE"
+}
+
+testBadJsonIs400() {
+	wa_start
+	areq PUT /api/config -H 'Content-Type: application/json' -d '{"gport": '
+	assertEquals "truncated JSON" 400 "$CODE"
+	assertEquals "the field is the body" '"body"' "$(json field)"
+	areq PUT /api/config -H 'Content-Type: application/json' -d '[1]'
+	assertEquals "not an object" 400 "$CODE"
+	areq PUT /api/start -H 'Content-Type: application/json' -d 'nope'
+	assertEquals "start, not JSON" 400 "$CODE"
+	areq PUT /api/start -H 'Content-Type: application/json' -d '{"started": "yes"}'
+	assertEquals "start, not a boolean" 400 "$CODE"
+	assertEquals "names the field" '"started"' "$(json field)"
+}
+
+testPathTraversalRefused() {
+	mkdir -p "$T/outside"
+	echo secret >"$T/outside/secret.txt"
+	echo inside >"$T/www/real.txt"
+	ln -s "$T/outside/secret.txt" "$T/www/link-out.txt"
+	ln -s "$T/outside" "$T/www/dir-out"
+	ln -s real.txt "$T/www/link-in.txt"
+	wa_start
+	req GET /../outside/secret.txt
+	assertEquals "/../" 404 "$CODE"
+	req GET /%2e%2e/outside/secret.txt
+	assertEquals "%2e%2e" 404 "$CODE"
+	req GET /%2E%2E%2Foutside%2Fsecret.txt
+	assertEquals "%2E%2E%2F" 404 "$CODE"
+	req GET /sub/..%2f..%2foutside/secret.txt
+	assertEquals "..%2f in the middle" 404 "$CODE"
+	req GET /link-out.txt
+	assertEquals "symlink to a file outside" 404 "$CODE"
+	req GET /dir-out/secret.txt
+	assertEquals "symlink to a directory outside" 404 "$CODE"
+	assertFalse "nothing from outside was served" "grep -q secret '$T/body'"
+	req GET /link-in.txt
+	assertEquals "symlink inside www" 200 "$CODE"
+	req GET /.hidden
+	assertEquals "dot file" 404 "$CODE"
+}
+
+testStaticContentTypes() {
+	local ext type
+
+	for ext in html js css png svg ico json; do
+		echo x >"$T/www/f.$ext"
+	done
+	mkdir "$T/www/sub"
+	echo sub >"$T/www/sub/index.html"
+	wa_start
+	while read -r ext type; do
+		req GET "/f.$ext"
+		assertEquals "status of f.$ext" 200 "$CODE"
+		assertEquals "Content-Type of f.$ext" "$type" "$(header Content-Type)"
+	done <<-EOF
+	html text/html; charset=utf-8
+	js text/javascript; charset=utf-8
+	css text/css; charset=utf-8
+	png image/png
+	svg image/svg+xml
+	ico image/x-icon
+	json application/json
+	EOF
+	req GET /sub/
+	assertEquals "directory/ is its index.html" sub "$(cat "$T/body")"
+	req GET /sub
+	assertEquals "a directory itself" 404 "$CODE"
+	req HEAD /f.css
+	assertEquals "HEAD" 200 "$CODE"
+}
+
+# ---- without the module (the real /proc and /sys of this host) -----------
+
+testModuleNotLoadedAnswers409() {
+	if [ -e /sys/module/krelay ]; then
+		startSkipping
+		echo "krelay is loaded on this host: the not-loaded path cannot run"
+	fi
+	wa_start
+	areq GET /api/status
+	assertEquals "status" 200 "$CODE"
+	assertEquals "module.loaded" false "$(json module.loaded)"
+	assertEquals "module.started" false "$(json module.started)"
+	areq GET /api/config
+	assertEquals "GET /api/config" 409 "$CODE"
+	assertTrue "409 says why: $(cat "$T/body")" "grep -q 'not loaded' '$T/body'"
+	areq GET /api/nat
+	assertEquals "GET /api/nat" 409 "$CODE"
+	areq PUT /api/start -H 'Content-Type: application/json' -d '{"started": true}'
+	assertEquals "PUT /api/start" 409 "$CODE"
+	areq PUT /api/config -H 'Content-Type: application/json' -d '{"gport": 16001}'
+	assertEquals "PUT /api/config" 409 "$CODE"
+	areq DELETE /api/nat -H 'Content-Type: application/json'
+	assertEquals "DELETE /api/nat" 409 "$CODE"
+}
+
+testNatQueryNumbersAreChecked() {
+	wa_start
+	local q
+	for q in limit=abc offset=-1 limit=1e3 offset= limit=99999999999 proto=icmp client=10.0.0 client=10.0.0.1:0; do
+		areq GET "/api/nat?$q"
+		assertEquals "GET /api/nat?$q" 400 "$CODE"
+		assertEquals "field named for $q" "\"${q%%=*}\"" "$(json field)"
+	done
+	areq DELETE "/api/nat?proto=udp" -H 'Content-Type: application/json'
+	assertEquals "delete with proto only" 400 "$CODE"
+	areq DELETE "/api/nat?proto=udp&client=10.0.0.1" -H 'Content-Type: application/json'
+	assertEquals "delete without a port" 400 "$CODE"
+}
+
+# A strict reader of the text exposition format 0.0.4: HELP and TYPE at most
+# once each and before their samples, families contiguous, sample syntax,
+# label syntax, float values, counters ending in _total.
+check_prometheus() {
+	python3 - "$1" <<-'EOF'
+	import re, sys
+	name = r'[a-zA-Z_:][a-zA-Z0-9_:]*'
+	label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+	value = r'(?:[-+]?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|Inf)|NaN)'
+	sample = re.compile(r'^(%s)(?:\{(?:%s(?:,%s)*,?)?\})? %s(?: -?[0-9]+)?$' % (name, label, label, value))
+	help_re = re.compile(r'^# HELP (%s) (.*)$' % name)
+	type_re = re.compile(r'^# TYPE (%s) (counter|gauge|histogram|summary|untyped)$' % name)
+	text = open(sys.argv[1]).read()
+	if not text.endswith('\n'):
+	    sys.exit('no final newline')
+	types, helps, done, current = {}, set(), set(), None
+	for n, line in enumerate(text.splitlines(), 1):
+	    m = help_re.match(line) or type_re.match(line)
+	    if m:
+	        fam = m.group(1)
+	        if line.startswith('# HELP'):
+	            if fam in helps: sys.exit('%d: second HELP for %s' % (n, fam))
+	            helps.add(fam)
+	        else:
+	            if fam in types: sys.exit('%d: second TYPE for %s' % (n, fam))
+	            types[fam] = m.group(2)
+	        if fam != current:
+	            if fam in done: sys.exit('%d: family %s not contiguous' % (n, fam))
+	            if current: done.add(current)
+	            current = fam
+	        continue
+	    if line.startswith('#'):
+	        continue
+	    m = sample.match(line)
+	    if not m: sys.exit('%d: not a sample: %r' % (n, line))
+	    fam = m.group(1)
+	    if fam != current: sys.exit('%d: sample %s outside its family %s' % (n, fam, current))
+	    if fam not in types: sys.exit('%d: sample %s before TYPE' % (n, fam))
+	    if types[fam] == 'counter' and not fam.endswith('_total'):
+	        sys.exit('%d: counter %s without _total' % (n, fam))
+	EOF
+}
+
+testMetricsParseAsPrometheusText() {
+	wa_start
+	areq GET /metrics
+	assertEquals "status" 200 "$CODE"
+	assertEquals "content type" 'text/plain; version=0.0.4; charset=utf-8' \
+		"$(header Content-Type)"
+	assertTrue "strict parse: $(check_prometheus "$T/body" 2>&1)" \
+		"check_prometheus '$T/body'"
+	assertTrue "krelay_module_loaded 0" "grep -qx 'krelay_module_loaded 0' '$T/body'"
+	assertTrue "restarts counter" \
+		"grep -qx 'krelay_tcp_relay_restarts_total 0' '$T/body'"
+	assertTrue "the parser refuses garbage" \
+		"! (printf 'krelay_x{a=b} 1\n' >'$T/bad'; check_prometheus '$T/bad')"
+}
+
+# ---- with knob files standing in for the module (webadmin's logic only) ---
+
+testMetricsFromStatsFile() {
+	fake_module
+	wa_start
+	areq GET /metrics
+	assertTrue "strict parse: $(check_prometheus "$T/body" 2>&1)" \
+		"check_prometheus '$T/body'"
+	assertTrue "packets: $(cat "$T/body")" \
+		"grep -qx 'krelay_packets_total{hook=\"pre\",proto=\"udp\"} 7' '$T/body'"
+	assertTrue "drops" \
+		"grep -qx 'krelay_drops_total{reason=\"no_entry\"} 2' '$T/body'"
+	assertTrue "entries" \
+		"grep -qx 'krelay_nat_entries{proto=\"udp\"} 4' '$T/body'"
+	assertTrue "limit" "grep -qx 'krelay_nat_entries_limit 262144' '$T/body'"
+	assertTrue "loaded" "grep -qx 'krelay_module_loaded 1' '$T/body'"
+}
+
+testConfigPutIsAllOrNothing() {
+	fake_module
+	wa_start -c "$T/krelay.conf"
+	areq PUT /api/config -H 'Content-Type: application/json' \
+		-d '{"gport": 17000, "max_entries": 0}'
+	assertEquals "one bad field" 400 "$CODE"
+	assertEquals "names it" '"max_entries"' "$(json field)"
+	assertEquals "gport not written" 16000 "$(knob gport)"
+	areq PUT /api/config -H 'Content-Type: application/json' \
+		-d '{"gport": 17000, "tcp_ports": [53, 80, 80]}'
+	assertEquals "duplicate port" 400 "$CODE"
+	assertEquals "names tcp_ports" '"tcp_ports"' "$(json field)"
+	areq PUT /api/config -H 'Content-Type: application/json' \
+		-d '{"gport": 17000, "colour": "blue"}'
+	assertEquals "unknown field" 400 "$CODE"
+	assertEquals "names it" '"colour"' "$(json field)"
+	areq PUT /api/config -H 'Content-Type: application/json' -d '{"gport": 80}'
+	assertEquals "gport inside tcp_ports" 400 "$CODE"
+	local bad
+	for bad in '"real_ip": "127.0.0.1"' '"real_ip": "224.0.0.1"' \
+		'"real_ip": "0.0.0.0"' '"real_ip": "255.255.255.255"' \
+		'"real_ip": "10.0.0"' '"real_ip": 5' '"gport": "16001"' \
+		'"gport": 65536' '"gport": 1.5' '"udp_ports": []' \
+		'"udp_ports": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]' \
+		'"udp_timeout": 86401' '"tcp_timeout_close": 864001' \
+		'"tcp_timeout_established": 0' '"max_entries": 4194305'; do
+		areq PUT /api/config -H 'Content-Type: application/json' -d "{$bad}"
+		assertEquals "refused: $bad" 400 "$CODE"
+	done
+	assertEquals "no knob touched" "16000 192.168.0.10 53,80 53 262144 30 10" \
+		"$(knobs_now gport real_ip tcp_ports udp_ports max_entries \
+			udp_timeout tcp_timeout_close)"
+	assertFalse "no config file written" "[ -e '$T/krelay.conf' ]"
+
+	areq PUT /api/config -H 'Content-Type: application/json' \
+		-d '{"gport": 16080, "tcp_ports": [53, 80, 443], "real_ip": "192.168.0.11", "udp_timeout": 45}'
+	assertEquals "good values: $(cat "$T/body")" 200 "$CODE"
+	assertEquals "answer is the new config" '[53, 80, 443]' "$(json tcp_ports)"
+	assertEquals "gport written" 16080 "$(knob gport)"
+	assertEquals "tcp_ports written" 53,80,443 "$(knob tcp_ports)"
+	assertEquals "real_ip written" 192.168.0.11 "$(knob real_ip)"
+	assertTrue "config file saved: $(cat "$T/krelay.conf" 2>&1)" \
+		"grep -qx 'gport = 16080' '$T/krelay.conf' && grep -qx 'tcp_ports = 53,80,443' '$T/krelay.conf' && grep -qx 'udp_timeout = 45' '$T/krelay.conf'"
+	local left=("$T"/krelay.conf.*)
+	assertFalse "no temp file left: ${left[*]}" "[ -e '${left[0]}' ]"
+	areq GET /api/config
+	assertEquals "GET /api/config" 16080 "$(json gport)"
+	assertTrue "the change is logged: $(cat "$LOG")" \
+		"grep -q 'admin@127.0.0.1 PUT /api/config .*: 200' '$LOG'"
+	assertTrue "the refusals too" \
+		"grep -q 'admin@127.0.0.1 PUT /api/config .*: 400' '$LOG'"
+}
+
+testConfigFileAppliedWhenModuleAppears() {
+	fake_module
+	mv "$FAKE/module" "$T/module.later"
+	printf '# test\ngport = 16500\nudp_ports = 53, 5353\n' >"$T/krelay.conf"
+	wa_start -c "$T/krelay.conf"
+	assertEquals "nothing written while not loaded" 16000 "$(knob gport)"
+	mv "$T/module.later" "$FAKE/module"
+	th_wait_until 5 sh -c "[ \$(cat '$FAKE/proc/gport') = 16500 ]"
+	assertEquals "gport from the file" 16500 "$(knob gport)"
+	assertEquals "udp_ports from the file" 53,5353 "$(knob udp_ports)"
+}
+
+testBadConfigFileIsRefused() {
+	printf 'gport = 0\n' >"$T/krelay.conf"
+	"$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" \
+		-c "$T/krelay.conf" >"$LOG" 2>&1
+	assertEquals "exit status" 1 $?
+	assertTrue "names the line: $(cat "$LOG")" "grep -q 'krelay.conf:1: gport' '$LOG'"
+}
+
+testStartWritesTheParameter() {
+	fake_module
+	wa_start
+	areq PUT /api/start -H 'Content-Type: application/json' -d '{"started": true}'
+	assertEquals "start" 200 "$CODE"
+	assertEquals "start parameter" 1 "$(cat "$FAKE/module/parameters/start")"
+	assertEquals "answer" true "$(json started)"
+	areq GET /api/status
+	assertEquals "status says started" true "$(json module.started)"
+	areq PUT /api/start -H 'Content-Type: application/json' -d '{"started": false}'
+	assertEquals "stop parameter" 0 "$(cat "$FAKE/module/parameters/start")"
+}
+
+testNatDeleteWritesTheCommand() {
+	fake_module
+	wa_start
+	areq DELETE '/api/nat?proto=udp&client=10.0.0.1:1234' \
+		-H 'Content-Type: application/json'
+	assertEquals "delete one" 200 "$CODE"
+	assertEquals "nat file command" 'delete udp 10.0.0.1:1234' "$(cat "$FAKE/proc/nat")"
+	areq DELETE /api/nat -H 'Content-Type: application/json'
+	assertEquals "flush" 200 "$CODE"
+	assertEquals "nat file command" flush "$(cat "$FAKE/proc/nat")"
+}
+
+testUsageErrorsExit2() {
+	local args
+	for args in "-l 127.0.0.1" "-l nohost:80" "-l 127.0.0.1:0" "-x" \
+		"-p 99999 -r /bin/true" "-p 5" "-- extra"; do
+		# shellcheck disable=SC2086
+		"$WA" -f -s "$SECRET" -w "$T/www" $args >/dev/null 2>&1
+		assertEquals "webadmin $args" 2 $?
+	done
+}
+
+# ---- supervision of the real tcp_relay (standalone mode, no module) -------
+
+relay_pid() {
+	local p
+
+	p=$(cat "$T/relay.pid" 2>/dev/null) && kill -0 "$p" 2>/dev/null && echo "$p"
+}
+
+need_relay() {
+	if [ ! -x "$RELAY" ]; then
+		startSkipping
+		echo "SKIP: $RELAY not built yet: supervision not tested"
+		return 1
+	fi
+}
+
+wa_start_supervising() {
+	wa_start -r "$RELAY" -P "$T/relay.pid" -p "$RELAY_PORT" -- -t 127.0.0.1:9
+}
+
+testTcpRelayRestartedAfterKill() {
+	need_relay || return
+	wa_start_supervising
+	th_wait_until 10 relay_pid
+	local first
+	first=$(relay_pid)
+	assertNotNull "tcp_relay started and wrote its pidfile" "$first"
+	th_wait_port tcp 127.0.0.1 "$RELAY_PORT" 5
+	assertTrue "tcp_relay listens on -p $RELAY_PORT" $?
+	areq GET /api/status
+	assertEquals "running" true "$(json tcp_relay.running)"
+	assertEquals "pid" "$first" "$(json tcp_relay.pid)"
+	assertEquals "no restart yet" 0 "$(json tcp_relay.restarts)"
+
+	kill -9 "$first"
+	th_wait_until 10 sh -c "p=\$(cat '$T/relay.pid') && [ \"\$p\" != $first ] && kill -0 \$p"
+	local second
+	second=$(relay_pid)
+	assertNotEquals "a new tcp_relay" "$first" "${second:-none}"
+	areq GET /api/status
+	assertEquals "restart counted" 1 "$(json tcp_relay.restarts)"
+	areq GET /metrics
+	assertTrue "metrics count it: $(grep restarts "$T/body")" \
+		"grep -qx 'krelay_tcp_relay_restarts_total 1' '$T/body'"
+	assertTrue "the death is logged" "grep -q 'killed by signal 9' '$LOG'"
+}
+
+testTcpRelaySurvivesWebadminRestart() {
+	need_relay || return
+	wa_start_supervising
+	th_wait_until 10 relay_pid
+	local pid
+	pid=$(relay_pid)
+	assertNotNull "tcp_relay started" "$pid"
+	assertNotEquals "tcp_relay has its own session" \
+		"$(ps -o sid= -p "$WA_PID")" "$(ps -o sid= -p "$pid")"
+	wa_stop
+	assertTrue "tcp_relay still runs after webadmin exited" "kill -0 $pid"
+
+	wa_start_supervising
+	sleep 1
+	areq GET /api/status
+	assertEquals "the new webadmin found it" "$pid" "$(json tcp_relay.pid)"
+	assertEquals "and did not start another" "$pid" "$(relay_pid)"
+	assertEquals "not a restart" 0 "$(json tcp_relay.restarts)"
+	kill -9 "$pid"
+	th_wait_until 10 sh -c "p=\$(cat '$T/relay.pid') && [ \"\$p\" != $pid ] && kill -0 \$p"
+	assertNotEquals "an adopted tcp_relay is restarted too" "$pid" "$(relay_pid)"
+}
+
+testGportChangeSendsSighup() {
+	need_relay || return
+	fake_module
+	wa_start_supervising
+	th_wait_until 10 relay_pid
+	areq PUT /api/config -H 'Content-Type: application/json' -d '{"gport": 16001}'
+	assertEquals "gport change" 200 "$CODE"
+	assertTrue "SIGHUP sent: $(cat "$LOG")" \
+		"grep -q 'sent SIGHUP to tcp_relay pid $(relay_pid)' '$LOG'"
+	areq PUT /api/config -H 'Content-Type: application/json' -d '{"udp_timeout": 31}'
+	assertEquals "SIGHUP only for gport" 1 "$(grep -c 'sent SIGHUP' "$LOG")"
+}
+
+. shunit2

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * GET /metrics in Prometheus' text exposition format 0.0.4. Counters come
+ * from the stats file: `translated_<hook>_<proto>` lines become
+ * krelay_packets_total{hook,proto}, `drop_<reason>` lines
+ * krelay_drops_total{reason}. Entries per protocol come from the stats lines
+ * `entries_tcp` and `entries_udp` when the module has them, else from
+ * counting the TABLE records.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "webadmin.h"
+
+static void family(FILE *f, const char *name, const char *type,
+		   const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values made of [a-z0-9_] only: nothing to escape. */
+static bool label_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static void nat_entries(FILE *f, json_t *stats)
+{
+	json_t *tcp = json_object_get(stats, "entries_tcp");
+	json_t *udp = json_object_get(stats, "entries_udp");
+	unsigned long long ntcp = 0, nudp = 0;
+	struct kmod_table t;
+	uint32_t i;
+	int err;
+
+	if (json_is_integer(tcp) || json_is_integer(udp)) {
+		ntcp = json_integer_value(tcp);
+		nudp = json_integer_value(udp);
+	} else {
+		err = kmod_table(&t);
+		if (err < 0) {
+			log_debug("metrics: TABLE: %s", strerror(-err));
+			return;
+		}
+		for (i = 0; i < t.returned; i++) {
+			const struct krelay_entry *e = kmod_table_entry(&t, i);
+
+			ntcp += e->proto == IPPROTO_TCP;
+			nudp += e->proto == IPPROTO_UDP;
+		}
+		kmod_table_free(&t);
+	}
+	fprintf(f, "krelay_nat_entries{proto=\"tcp\"} %llu\n", ntcp);
+	fprintf(f, "krelay_nat_entries{proto=\"udp\"} %llu\n", nudp);
+}
+
+static void packets(FILE *f, json_t *stats)
+{
+	const char *key, *hook, *proto;
+	json_t *v;
+
+	json_object_foreach(stats, key, v) {
+		if (strncmp(key, "translated_", 11) != 0)
+			continue;
+		hook = key + 11;
+		proto = strchr(hook, '_');
+		if (!proto || !label_ok(hook, proto - hook) ||
+		    !label_ok(proto + 1, strlen(proto + 1)))
+			continue;
+		fprintf(f, "krelay_packets_total{hook=\"%.*s\",proto=\"%s\"} %"
+			JSON_INTEGER_FORMAT "\n", (int)(proto - hook), hook,
+			proto + 1, json_integer_value(v));
+	}
+}
+
+static void drops(FILE *f, json_t *stats)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(stats, key, v) {
+		if (strncmp(key, "drop_", 5) != 0 ||
+		    !label_ok(key + 5, strlen(key + 5)))
+			continue;
+		fprintf(f, "krelay_drops_total{reason=\"%s\"} %"
+			JSON_INTEGER_FORMAT "\n", key + 5,
+			json_integer_value(v));
+	}
+}
+
+enum MHD_Result metrics_get(struct MHD_Connection *c, struct request *r,
+			    const char *url)
+{
+	bool loaded = kmod_loaded();
+	struct relay_status rs;
+	char *text = NULL, limit[32];
+	json_t *stats = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	supervise_status(&rs);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   "out of memory");
+	if (loaded)
+		stats = kmod_stats();
+
+	family(f, "krelay_module_loaded", "gauge",
+	       "Whether the krelay module is loaded.");
+	fprintf(f, "krelay_module_loaded %d\n", loaded);
+	family(f, "krelay_started", "gauge",
+	       "Whether krelay's hooks are registered (start=1).");
+	fprintf(f, "krelay_started %d\n", loaded && kmod_started() == 1);
+	family(f, "krelay_nat_entries", "gauge",
+	       "Flows in the NAT table, by protocol.");
+	if (loaded)
+		nat_entries(f, stats);
+	family(f, "krelay_nat_entries_limit", "gauge",
+	       "Most flows the NAT table holds (max_entries).");
+	if (loaded && kmod_read(wa.proc_dir, "max_entries", limit,
+				sizeof(limit)) == 0 &&
+	    limit[0] && strspn(limit, "0123456789") == strlen(limit))
+		fprintf(f, "krelay_nat_entries_limit %s\n", limit);
+	family(f, "krelay_packets_total", "counter",
+	       "Packets krelay rewrote, by netfilter hook and protocol.");
+	if (stats)
+		packets(f, stats);
+	family(f, "krelay_drops_total", "counter",
+	       "Packets krelay dropped, by reason.");
+	if (stats)
+		drops(f, stats);
+	family(f, "krelay_tcp_relay_up", "gauge",
+	       "Whether a tcp_relay process is running.");
+	fprintf(f, "krelay_tcp_relay_up %d\n", rs.running);
+	family(f, "krelay_tcp_relay_restarts_total", "counter",
+	       "Times webadmin restarted tcp_relay after it died.");
+	fprintf(f, "krelay_tcp_relay_restarts_total %u\n", rs.restarts);
+	json_decref(stats);
+
+	if (fclose(f) != 0 || !text) {
+		free(text);
+		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   "out of memory");
+	}
+	return reply_text_steal(c, r, MHD_HTTP_OK,
+				"text/plain; version=0.0.4; charset=utf-8",
+				text, len);
+}

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcp_relay supervision. The main loop calls supervise_tick() every 200 ms;
+ * the HTTP thread only reads the state (status, metrics) or asks for a
+ * SIGHUP, all under sup.lock.
+ *
+ * tcp_relay runs in its own session (setsid), so a terminal's ^C does not
+ * reach it, and webadmin never signals it on exit: restarting the admin UI
+ * never cuts relayed traffic. A tcp_relay webadmin started is its child and
+ * waitpid() tells its death; one found through the pidfile (left by an
+ * earlier webadmin) is polled with /proc/PID/stat (a zombie counts as dead).
+ * After a death the next start waits 0.5 s, doubling up to 30 s; the wait
+ * goes back to 0.5 s once a tcp_relay ran for 60 s.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "webadmin.h"
+
+#define BACKOFF_MIN	0.5
+#define BACKOFF_MAX	30.0
+#define STABLE_AFTER	60.0
+
+static struct {
+	pthread_mutex_t	lock;		/* protects all below */
+	const char	*relay;		/* -r, or NULL: not supervising */
+	const char	*pidfile;
+	char		comm[16];	/* what /proc/PID/stat calls it */
+	char		**argv;
+	pid_t		pid;		/* running tcp_relay, or 0 */
+	bool		child;		/* pid is our child */
+	bool		died;		/* one died: the next start counts */
+	unsigned int	restarts;
+	double		started_at;
+	double		next_start;
+	double		backoff;
+} sup = { .lock = PTHREAD_MUTEX_INITIALIZER, .backoff = BACKOFF_MIN };
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Alive, not a zombie, and named like our tcp_relay. */
+static bool proc_is_relay(pid_t pid)
+{
+	char path[64], buf[512], *lp, *rp;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	lp = strchr(buf, '(');
+	rp = strrchr(buf, ')');
+	if (!lp || !rp || rp < lp || rp[1] != ' ')
+		return false;
+	*rp = '\0';
+	if (rp[2] == 'Z' || rp[2] == 'X')
+		return false;
+	return strcmp(lp + 1, sup.comm) == 0;
+}
+
+static pid_t pidfile_pid(void)
+{
+	char buf[32];
+	ssize_t n;
+	long pid;
+	char *end;
+	int fd;
+
+	fd = open(sup.pidfile, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	if (end == buf || (*end && *end != '\n') || pid <= 1)
+		return 0;
+	return proc_is_relay(pid) ? pid : 0;
+}
+
+void supervise_init(const char *relay, const char *pidfile,
+		    char *const *extra, int nextra)
+{
+	const char *base;
+	int i, n = 0;
+
+	sup.relay = relay;
+	sup.pidfile = pidfile;
+	base = relay ? strrchr(relay, '/') : NULL;
+	base = base ? base + 1 : relay ? relay : "tcp_relay";
+	snprintf(sup.comm, sizeof(sup.comm), "%s", base);
+	if (!relay)
+		return;
+	/* Built before any fork: the child only calls async-signal-safe code. */
+	sup.argv = calloc(nextra + 5, sizeof(*sup.argv));
+	if (!sup.argv)
+		fatal("calloc");
+	sup.argv[n++] = (char *)relay;
+	sup.argv[n++] = "-f";
+	sup.argv[n++] = "-P";
+	sup.argv[n++] = (char *)pidfile;
+	for (i = 0; i < nextra; i++)
+		sup.argv[n++] = extra[i];
+}
+
+void supervise_free(void)
+{
+	free(sup.argv);
+	sup.argv = NULL;
+}
+
+static void spawn_locked(double t)
+{
+	sigset_t all;
+	pid_t pid;
+	int fd;
+
+	pid = fork();
+	if (pid < 0) {
+		log_warn("fork %s", sup.relay);
+		sup.next_start = t + sup.backoff;
+		return;
+	}
+	if (pid == 0) {
+		setsid();
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		fd = open("/dev/null", O_RDONLY);
+		if (fd > 0) {
+			dup2(fd, 0);
+			close(fd);
+		}
+		execv(sup.relay, sup.argv);
+		_exit(127);
+	}
+	sup.pid = pid;
+	sup.child = true;
+	sup.started_at = t;
+	if (sup.died) {
+		sup.restarts++;
+		sup.died = false;
+	}
+	log_info("started %s as pid %d", sup.relay, (int)pid);
+}
+
+static void died_locked(double t, int status)
+{
+	double ran = t - sup.started_at;
+
+	if (status < 0)
+		log_warnx("tcp_relay pid %d gone after %.1f s", (int)sup.pid, ran);
+	else if (WIFSIGNALED(status))
+		log_warnx("tcp_relay pid %d killed by signal %d after %.1f s",
+			  (int)sup.pid, WTERMSIG(status), ran);
+	else
+		log_warnx("tcp_relay pid %d exited with %d after %.1f s",
+			  (int)sup.pid, WEXITSTATUS(status), ran);
+	if (ran >= STABLE_AFTER)
+		sup.backoff = BACKOFF_MIN;
+	sup.next_start = t + sup.backoff;
+	log_info("restarting tcp_relay in %.1f s", sup.backoff);
+	sup.backoff *= 2;
+	if (sup.backoff > BACKOFF_MAX)
+		sup.backoff = BACKOFF_MAX;
+	sup.pid = 0;
+	sup.child = false;
+	sup.died = true;
+}
+
+void supervise_tick(void)
+{
+	double t = now();
+	pid_t pid;
+	int status;
+
+	pthread_mutex_lock(&sup.lock);
+	if (!sup.relay)
+		goto out;
+	if (sup.pid && sup.child) {
+		pid = waitpid(sup.pid, &status, WNOHANG);
+		if (pid == sup.pid)
+			died_locked(t, status);
+		else if (pid < 0)
+			died_locked(t, -1);
+		goto out;
+	}
+	if (sup.pid) {
+		if (!proc_is_relay(sup.pid))
+			died_locked(t, -1);
+		goto out;
+	}
+	if (t < sup.next_start)
+		goto out;
+	pid = pidfile_pid();
+	if (pid) {
+		sup.pid = pid;
+		sup.child = false;
+		sup.started_at = t;
+		if (sup.died) {
+			sup.restarts++;
+			sup.died = false;
+		}
+		log_info("tcp_relay already running as pid %d (%s)", (int)pid,
+			 sup.pidfile);
+		goto out;
+	}
+	spawn_locked(t);
+out:
+	pthread_mutex_unlock(&sup.lock);
+}
+
+void supervise_status(struct relay_status *st)
+{
+	pthread_mutex_lock(&sup.lock);
+	st->supervised = sup.relay != NULL;
+	st->pid = sup.relay ? sup.pid : pidfile_pid();
+	st->running = st->pid > 0;
+	st->restarts = sup.restarts;
+	pthread_mutex_unlock(&sup.lock);
+}
+
+void supervise_hup(void)
+{
+	pid_t pid;
+
+	pthread_mutex_lock(&sup.lock);
+	pid = sup.relay ? sup.pid : pidfile_pid();
+	if (pid > 0 && kill(pid, SIGHUP) < 0)
+		log_warn("SIGHUP tcp_relay pid %d", (int)pid);
+	else if (pid > 0)
+		log_info("sent SIGHUP to tcp_relay pid %d", (int)pid);
+	pthread_mutex_unlock(&sup.lock);
+}
