@@ -3,7 +3,7 @@
 
 KVER ?= 6.1.0-56-amd64
 KDIR ?= /lib/modules/$(KVER)/build
-PROGS = tcp_relay webadmin
+PROGS = tcp_relay webadmin tests
 export KVER KDIR V
 
 ifeq ($(V),1)
@@ -14,7 +14,7 @@ MAKEFLAGS += --no-print-directory
 endif
 
 # Kernel-facing suites, run in one boot of the lab.
-LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test.sh
+LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test.sh krelay_tcp_test.sh
 # Suites that run on the host.
 HOST_SUITES ?= $(wildcard tests/tcp_relay_test.sh tests/webadmin_host_test.sh)
 

@@ -7,6 +7,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <net/inet_sock.h>
+#include <net/route.h>
 #include <net/sock.h>
 
 #include "krelay.h"
@@ -43,9 +44,60 @@ static int get_table(struct sock *sk, void __user *user, int *len)
 	return err;
 }
 
+static bool is_tcp(const struct sock *sk)
+{
+	return sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP;
+}
+
+/*
+ * Where the client of a socket accepted on the gateway port was going, and
+ * the server krelay chose for it: the flow whose REPLY leg (relay:gport ->
+ * client:x) is this socket's.
+ */
+static int get_original_dst(struct sock *sk, void __user *user, int *len)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	struct krelay_origdst od = {};
+	struct krelay_tuple t = { .proto = IPPROTO_TCP };
+	const struct krelay_flow *f;
+	struct krelay_node *n;
+
+	if (*len < (int)sizeof(od))
+		return -EINVAL;
+	if (!is_tcp(sk))
+		return -ENOPROTOOPT;
+	if (!net_eq(sock_net(sk), &init_net))
+		return -ENOENT;
+
+	lock_sock(sk);
+	t.src = inet->inet_rcv_saddr;
+	t.sport = inet->inet_sport;
+	t.dst = inet->inet_daddr;
+	t.dport = inet->inet_dport;
+	release_sock(sk);
+
+	rcu_read_lock();
+	n = krelay_lookup(&t);
+	if (!n || n->role != KRELAY_ROLE_REPLY) {
+		rcu_read_unlock();
+		return -ENOENT;
+	}
+	f = krelay_node_flow(n);
+	od.relay.ip = f->relay_ip;
+	od.relay.port = f->relay_port;
+	od.server.ip = f->server_ip;
+	od.server.port = f->server_port;
+	rcu_read_unlock();
+
+	*len = sizeof(od);
+	return copy_to_user(user, &od, sizeof(od)) ? -EFAULT : 0;
+}
+
 static int krelay_get(struct sock *sk, int optval, void __user *user, int *len)
 {
 	switch (optval) {
+	case KRELAY_SO_ORIGINAL_DST:
+		return get_original_dst(sk, user, len);
 	case KRELAY_SO_TABLE:
 		return get_table(sk, user, len);
 	default:
@@ -53,10 +105,89 @@ static int krelay_get(struct sock *sk, int optval, void __user *user, int *len)
 	}
 }
 
+/* The local address a socket bound to INADDR_ANY will use toward dst. */
+static int source_for(struct sock *sk, __be32 dst, __be32 *src)
+{
+	struct flowi4 fl4 = {
+		.daddr		= dst,
+		.flowi4_oif	= sk->sk_bound_dev_if,
+		.flowi4_proto	= IPPROTO_TCP,
+	};
+	struct rtable *rt;
+
+	rt = ip_route_output_key(sock_net(sk), &fl4);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	*src = fl4.saddr;
+	ip_rt_put(rt);
+	return 0;
+}
+
+/*
+ * Link tcp_relay's bound, unconnected server-side socket to the client
+ * flow cl names: its packets leave with the client's address (T3), and
+ * the server's answers to client:y come back to it (T4).
+ */
+static int set_client(struct sock *sk, sockptr_t arg, unsigned int len)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	struct krelay_tuple t = { .proto = IPPROTO_TCP };
+	struct krelay_client cl;
+	struct krelay_flow *f;
+	struct krelay_node *n;
+	__be32 local;
+	__be16 y;
+	int err;
+
+	if (len != sizeof(cl))
+		return -EINVAL;
+	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	if (!is_tcp(sk))
+		return -ENOPROTOOPT;
+	if (!net_eq(sock_net(sk), &init_net))
+		return -ENOENT;
+	if (copy_from_sockptr(&cl, arg, sizeof(cl)))
+		return -EFAULT;
+
+	lock_sock(sk);
+	local = inet->inet_rcv_saddr;
+	y = inet->inet_sport;
+	err = (sk->sk_state != TCP_CLOSE || !inet->inet_num) ? -EISCONN : 0;
+	release_sock(sk);
+	if (err)
+		return err;
+
+	t.src = cl.client.ip;
+	t.sport = cl.client.port;
+	t.dst = cl.relay.ip;
+	t.dport = cl.relay.port;
+
+	rcu_read_lock();
+	n = krelay_lookup(&t);
+	if (!n || n->role != KRELAY_ROLE_ORIG) {
+		err = -ENOENT;
+		goto out;
+	}
+	f = krelay_node_flow(n);
+	if (!local)
+		err = source_for(sk, f->server_ip, &local);
+	if (!err)
+		err = krelay_flow_link(f, local, y);
+out:
+	rcu_read_unlock();
+	return err;
+}
+
 static int krelay_set(struct sock *sk, int optval, sockptr_t arg,
 		      unsigned int len)
 {
-	return -ENOPROTOOPT;
+	switch (optval) {
+	case KRELAY_SO_CLIENT:
+		return set_client(sk, arg, len);
+	default:
+		return -ENOPROTOOPT;
+	}
 }
 
 static struct nf_sockopt_ops krelay_sockopts = {

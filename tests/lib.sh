@@ -78,14 +78,14 @@ th_dmesg_clean() {
 th_capture_start() {
 	local ns=$1 pcap=$2
 	shift 2
-	ip netns exec "$ns" tcpdump -Z root -i eth0 -n -U -w "$pcap" "$@" \
+	ip netns exec "$ns" tcpdump --immediate-mode -Z root -i eth0 -n -U -w "$pcap" "$@" \
 		2>"$pcap.err" &
 	th_wait_until 10 grep -q 'listening on' "$pcap.err"
 }
 
 th_capture_stop() {
 	sleep 0.3
-	pkill -INT -f "tcpdump -Z root -i eth0 -n -U -w $1"
-	th_wait_until 5 sh -c "! pgrep -f 'tcpdump -Z root -i eth0 -n -U -w $1'"
+	pkill -INT -f "tcpdump --immediate-mode -Z root -i eth0 -n -U -w $1"
+	th_wait_until 5 sh -c "! pgrep -f 'tcpdump --immediate-mode -Z root -i eth0 -n -U -w $1'"
 	tcpdump -r "$1" -n -vv 2>/dev/null
 }

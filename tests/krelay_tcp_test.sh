@@ -1,0 +1,193 @@
+#!/bin/bash
+# The TCP relay end to end (flows T1-T4), in the lab:
+#
+#   cli 10.0.0.1 --- relay 10.0.0.2 | 192.168.0.2 --- srv 192.168.0.10
+#                    krelay + tcp_relay on gport         httpd :80, dnsmasq :53
+#
+# The client connects to 192.168.0.2:80; krelay steers it to tcp_relay,
+# whose connection to the server carries the client's address.
+
+. "$(dirname "$0")/lib.sh"
+
+RELAY=192.168.0.2
+TCP_RELAY=$TH_TOP/tcp_relay/tcp_relay
+PROBE=$TH_TOP/tests/sockopt_probe
+T=
+
+start_tcp_relay() {
+	"$TCP_RELAY" -f -a -n 4 -P "$T/tcp_relay.pid" 2>>"$T/tcp_relay.log" &
+	th_wait_until 10 test -s "$T/tcp_relay.pid" || fail "tcp_relay did not start"
+	th_wait_port tcp 0.0.0.0 "$(th_knob gport)" || fail "tcp_relay does not listen"
+}
+
+# hold_connection SECONDS: a client connection that stays open, idle.
+hold_connection() {
+	cli bash -c "exec 3<>/dev/tcp/$RELAY/80; sleep $1" &
+	HOLD_PIDS+=($!)
+}
+
+# wait_held: wait for the held connections (not for the servers, which
+# are background jobs of this shell too).
+wait_held() {
+	wait "${HOLD_PIDS[@]}" 2>/dev/null
+	HOLD_PIDS=()
+}
+
+nat_tcp() { grep '^tcp ' $TH_PROC/nat; }
+no_tcp_flows() { ! grep -q '^tcp ' $TH_PROC/nat; }
+
+oneTimeSetUp() {
+	T=$SHUNIT_TMPDIR
+	th_in_lab || { echo "run in the lab: tests/lab/run $(basename "$0")"; exit 1; }
+	mkdir -p "$T/www"
+	echo "krelay test page $$" > "$T/www/index.html"
+	head -c 50M /dev/urandom > "$T/www/big.bin"
+	th_krelay_unload
+	th_krelay_load start=1 || exit 1
+	srv python3 -m http.server 80 --bind 192.168.0.10 --directory "$T/www" \
+		2>"$T/http.log" >/dev/null &
+	srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
+		--no-hosts --bind-interfaces --listen-address=192.168.0.10 \
+		--user=root --address=/test.lab/192.0.2.1 --pid-file="$T/dns.pid" &
+	th_wait_until 15 srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
+		fail "httpd did not start"
+	start_tcp_relay
+}
+
+oneTimeTearDown() {
+	[ -s "$T/tcp_relay.pid" ] && th_kill_wait "$(cat "$T/tcp_relay.pid")"
+	[ -s "$T/dns.pid" ] && th_kill_wait "$(cat "$T/dns.pid")"
+	pkill -f "http.server 80 --bind 192.168.0.10"
+	th_krelay_unload
+}
+
+setUp() {
+	[ -d /sys/module/krelay ] || th_krelay_load start=1
+	echo 1 > $TH_START
+	echo flush > $TH_PROC/nat
+	th_set tcp_timeout_close 10
+	HOLD_PIDS=()
+}
+
+tearDown() {
+	# shellcheck disable=SC2154
+	[ "${__shunit_testSuccess:-0}" = 0 ] || tail -20 "$T/tcp_relay.log"
+}
+
+testCurlGetsThePage() {
+	assertEquals "page through the relay" "$(cat "$T/www/index.html")" \
+		"$(cli curl -sS --max-time 10 http://$RELAY/)"
+}
+
+testDigOverTcpAnswers() {
+	assertEquals "dig +tcp through the relay" 192.0.2.1 \
+		"$(cli dig +tcp +tries=1 +time=5 +short @$RELAY test.lab)"
+}
+
+testServerSeesTheClientsAddress() {
+	cli curl -sS --max-time 10 -o /dev/null "http://$RELAY/?who=$$"
+	assertContains "server's access log" "$(cat "$T/http.log")" \
+		"10.0.0.1 - - "
+	assertNotContains "server saw the relay" "$(cat "$T/http.log")" \
+		"192.168.0.2 - - "
+}
+
+testClientSeesOnlyTheRelayOnPort80() {
+	local out
+	th_capture_start cli "$T/cap.pcap" tcp || fail "tcpdump did not start"
+	cli curl -sS --max-time 10 -o /dev/null http://$RELAY/
+	th_capture_stop "$T/cap.pcap" >/dev/null
+	tcpdump -r "$T/cap.pcap" -n 2>/dev/null > "$T/cap.txt"
+	out=$(awk '{ print $3 }' "$T/cap.txt" | grep -v '^10\.0\.0\.1\.' | sort -u)
+	assertEquals "sources the client saw" "192.168.0.2.80" "$out"
+	assertTrue "a handshake and a FIN from the relay" \
+		"grep -q 'IP 192.168.0.2.80 > 10.0.0.1.*Flags \[S.\]' '$T/cap.txt' &&
+		 grep -q 'IP 192.168.0.2.80 > 10.0.0.1.*Flags \[F.\]' '$T/cap.txt'"
+}
+
+testTwoHundredConcurrentCurlsAllSucceed() {
+	local i codes
+	for i in $(seq 200); do
+		printf 'url = "http://%s/?n=%d"\noutput = "/dev/null"\n' $RELAY "$i"
+	done > "$T/curl.conf"
+	codes=$(cli curl -sS -Z --parallel-max 200 --max-time 60 -K "$T/curl.conf" \
+		-w '%{http_code}\n' | sort | uniq -c | awk '{ print $2 ":" $1 }')
+	assertEquals "status codes of 200 concurrent requests" "200:200" "$codes"
+}
+
+testFiftyMibDownloadIntact() {
+	local got
+	got=$(cli curl -sS --max-time 300 http://$RELAY/big.bin | sha256sum)
+	assertEquals "sha256 of 50 MiB" "$(sha256sum < "$T/www/big.bin")" "$got"
+}
+
+testEntryShowsBothLegsAndGoesAfterClose() {
+	local line
+	th_set tcp_timeout_close 1
+	hold_connection 3
+	th_wait_until 10 sh -c "grep -q '^tcp ESTABLISHED .* [0-9][0-9]* [0-9]' $TH_PROC/nat" ||
+		fail "no established, paired entry: $(nat_tcp)"
+	line=$(nat_tcp | head -1)
+	assertEquals "relay, server and gport columns" \
+		"192.168.0.2:80 192.168.0.10:80 $(th_knob gport)" \
+		"$(echo "$line" | cut -d' ' -f4-6)"
+	assertNotEquals "tcp_relay's port toward the server" "-" \
+		"$(echo "$line" | cut -d' ' -f7)"
+	th_wait_until 15 no_tcp_flows || fail "entry left after close: $(nat_tcp)"
+}
+
+testGportChangeWithSighupKeepsRelaying() {
+	local pid
+	pid=$(cat "$T/tcp_relay.pid")
+	th_set gport 16001 || fail "gport 16001 refused"
+	kill -HUP "$pid"
+	th_wait_port tcp 0.0.0.0 16001 5 || fail "tcp_relay did not move to 16001"
+	assertEquals "page after the gport change" "$(cat "$T/www/index.html")" \
+		"$(cli curl -sS --max-time 10 http://$RELAY/)"
+	th_set gport 16000
+	kill -HUP "$pid"
+	th_wait_port tcp 0.0.0.0 16000 5 || fail "tcp_relay did not move back"
+}
+
+testSocketOptionsFromUserSpace() {
+	local out
+	hold_connection 4
+	th_wait_until 10 sh -c "grep -q '^tcp ESTABLISHED' $TH_PROC/nat" || fail "no flow"
+	out=$("$PROBE" table 16)
+	assertContains "TABLE header" "$out" "version 1 count 1 returned 1 record 80"
+	assertContains "TABLE record" "$out" "192.168.0.2:80 192.168.0.10:80 $(th_knob gport)"
+	assertContains "TABLE with no room" "$("$PROBE" table 0)" "count 1 returned 0"
+	assertEquals "TABLE short buffer" EINVAL "$("$PROBE" table-len 8)"
+	assertEquals "ORIGINAL_DST short buffer" EINVAL "$("$PROBE" origdst-len 8)"
+	assertEquals "ORIGINAL_DST without a flow" ENOENT "$("$PROBE" origdst-len 16)"
+	assertEquals "CLIENT wrong length" EINVAL "$("$PROBE" client-len 8)"
+	assertEquals "CLIENT without a flow" ENOENT "$("$PROBE" client-len 16)"
+	assertEquals "CLIENT on a connected socket" EISCONN "$("$PROBE" client-connected)"
+	local nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	assertEquals "TABLE unprivileged" EPERM "$($nobody "$PROBE" table-len 4096)"
+	assertEquals "CLIENT unprivileged" EPERM "$($nobody "$PROBE" client-len 16)"
+	wait_held
+}
+
+testConnectionWithoutFlowIsNotRelayed() {
+	# Straight to the gateway port: tcp_relay finds no krelay flow.
+	local before
+	before=$(wc -l < "$T/http.log")
+	cli curl -sS --max-time 5 -o /dev/null http://$RELAY:"$(th_knob gport)"/ 2>/dev/null
+	assertEquals "requests reaching the server" "$before" "$(wc -l < "$T/http.log")"
+}
+
+testRmmodWithOpenConnectionsLeavesKernelHealthy() {
+	hold_connection 5
+	hold_connection 5
+	th_wait_until 10 sh -c "[ \$(grep -c '^tcp ESTABLISHED' $TH_PROC/nat) -ge 2 ]" ||
+		fail "connections not established"
+	th_krelay_unload || fail "rmmod with open connections failed"
+	assertTrue "kernel warned" th_dmesg_clean
+	th_krelay_load start=1 || fail "reload failed"
+	wait_held
+	assertEquals "page after reload" "$(cat "$T/www/index.html")" \
+		"$(cli curl -sS --max-time 10 http://$RELAY/)"
+}
+
+. shunit2
