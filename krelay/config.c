@@ -108,7 +108,8 @@ static size_t chomp(const char *buf, size_t len)
 	return len;
 }
 
-static int parse_u32(const char *buf, size_t len, u32 min, u32 max, u32 *out)
+/* A decimal number from min to max, digits only. */
+int krelay_parse_u32(const char *buf, size_t len, u32 min, u32 max, u32 *out)
 {
 	char tmp[16];
 	size_t i;
@@ -154,7 +155,7 @@ static int parse_ports(const char *buf, size_t len, u16 *port,
 		if (!comma)
 			comma = end;
 		if (i == KRELAY_MAX_PORTS ||
-		    parse_u32(p, comma - p, 1, 65535, &v))
+		    krelay_parse_u32(p, comma - p, 1, 65535, &v))
 			return -EINVAL;
 		for (j = 0; j < i; j++)
 			if (port[j] == v)
@@ -223,14 +224,14 @@ int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
 	mutex_lock(&krelay_config_mutex);
 	switch (k->type) {
 	case KRELAY_KNOB_PORT:
-		err = parse_u32(buf, len, k->min, k->max, &v);
+		err = krelay_parse_u32(buf, len, k->min, k->max, &v);
 		if (!err && gport_clashes(v, tcp_ports_locked()))
 			err = -EINVAL;
 		if (!err)
 			WRITE_ONCE(*(u16 *)k->val, v);
 		break;
 	case KRELAY_KNOB_U32:
-		err = parse_u32(buf, len, k->min, k->max, &v);
+		err = krelay_parse_u32(buf, len, k->min, k->max, &v);
 		if (!err)
 			WRITE_ONCE(*(u32 *)k->val, v);
 		break;

@@ -58,6 +58,7 @@ struct krelay_knob {
 
 extern const struct krelay_knob krelay_knobs[];
 extern const unsigned int krelay_nr_knobs;
+int krelay_parse_u32(const char *buf, size_t len, u32 min, u32 max, u32 *out);
 int krelay_knob_show(const struct krelay_knob *k, char *buf, size_t size);
 int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len);
 

@@ -3,7 +3,6 @@
  * The NAT table: RCU hash of flows, striped bucket locks, eviction of
  * unreplied flows when full, and a deferrable garbage collector.
  */
-#include <linux/ctype.h>
 #include <linux/inet.h>
 #include <linux/jhash.h>
 #include <linux/module.h>
@@ -190,7 +189,10 @@ static bool evict_one(void)
 	if (f)
 		list_del_init(&f->unreplied);
 	spin_unlock_bh(&unreplied_lock);
-	return f && flow_delete(f, KRELAY_STAT_EVICTED);
+	if (!f || !flow_delete(f, KRELAY_STAT_EVICTED))
+		return false;
+	net_info_ratelimited("table full, evicted an unreplied flow\n");
+	return true;
 }
 
 static void set_tuple(struct krelay_tuple *t, __be32 src, __be16 sport,
@@ -219,7 +221,7 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 	    !evict_one()) {
 		atomic_dec(&count_all);
 		krelay_count(KRELAY_STAT_DROP_TABLE_FULL);
-		net_dbg_ratelimited("table full, dropping packet\n");
+		net_warn_ratelimited("table full, dropping packet\n");
 		return ERR_PTR(-ENOSPC);
 	}
 	/* evict_one() took the evicted flow off the count: ours stays on. */
@@ -608,26 +610,12 @@ static bool delete_match(struct krelay_flow *f, void *arg)
 	return true;
 }
 
-static int parse_port(const char *p, size_t len, u16 *port)
-{
-	char tmp[6] = {};
-	size_t i;
-
-	if (!len || len >= sizeof(tmp))
-		return -EINVAL;
-	for (i = 0; i < len; i++)
-		if (!isdigit(p[i]))
-			return -EINVAL;
-	memcpy(tmp, p, len);
-	return kstrtou16(tmp, 10, port) ?: (*port ? 0 : -EINVAL);
-}
-
 /* "flush", or "delete PROTO CLIENT_IP:PORT", with one optional newline. */
 int krelay_table_command(const char *buf, size_t len)
 {
 	struct delete_arg d = {};
 	const char *p, *end;
-	u16 port;
+	u32 port;
 
 	if (len && buf[len - 1] == '\n')
 		len--;
@@ -644,7 +632,7 @@ int krelay_table_command(const char *buf, size_t len)
 	p = buf + 11;
 	end = buf + len;
 	if (!in4_pton(p, end - p, (u8 *)&d.ip, ':', &p) || p >= end ||
-	    *p++ != ':' || parse_port(p, end - p, &port))
+	    *p++ != ':' || krelay_parse_u32(p, end - p, 1, 65535, &port))
 		return -EINVAL;
 	d.port = htons(port);
 	walk_flows(delete_match, &d);

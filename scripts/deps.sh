@@ -10,7 +10,7 @@ make gcc libc6-dev pkg-config git
 linux-image-$KVER linux-headers-$KVER linux-source-6.1
 qemu-system-x86 busybox-static cpio kmod
 shunit2 libmicrohttpd-dev libjansson-dev
-dnsmasq-base dnsutils curl tcpdump iproute2 ethtool nftables procps
+dnsmasq-base dnsutils curl tcpdump iproute2 iputils-ping ethtool nftables procps
 python3 perl psmisc
 "
 

@@ -42,6 +42,7 @@ oneTimeSetUp() {
 	mkdir -p "$T/www"
 	echo "krelay test page $$" > "$T/www/index.html"
 	head -c 50M /dev/urandom > "$T/www/big.bin"
+	head -c 5M "$T/www/big.bin" > "$T/www/mid.bin"
 	th_krelay_unload
 	th_krelay_load start=1 || exit 1
 	srv python3 -m http.server 80 --bind 192.168.0.10 --directory "$T/www" \
@@ -119,6 +120,27 @@ testFiftyMibDownloadIntact() {
 	local got
 	got=$(cli curl -sS --max-time 300 http://$RELAY/big.bin | sha256sum)
 	assertEquals "sha256 of 50 MiB" "$(sha256sum < "$T/www/big.bin")" "$got"
+}
+
+offloads() {
+	ethtool -K rc0 tx "$1" rx "$1" >/dev/null 2>&1
+	ethtool -K rs0 tx "$1" rx "$1" >/dev/null 2>&1
+	cli ethtool -K eth0 tx "$1" rx "$1" >/dev/null 2>&1
+	srv ethtool -K eth0 tx "$1" rx "$1" >/dev/null 2>&1
+}
+
+tcp_csum_errors() { "$@" awk '/^Tcp:/ && ++n == 2 { print $16 }' /proc/net/snmp; }
+
+testChecksumsCorrectWithOffloadsOff() {
+	local cerr serr got
+	offloads off
+	cerr=$(tcp_csum_errors cli); serr=$(tcp_csum_errors srv)
+	got=$(cli curl -sS --max-time 120 http://$RELAY/mid.bin | sha256sum)
+	offloads on
+	assertEquals "sha256 of 5 MiB, offloads off" \
+		"$(sha256sum < "$T/www/mid.bin")" "$got"
+	assertEquals "client TCP InCsumErrors" "$cerr" "$(tcp_csum_errors cli)"
+	assertEquals "server TCP InCsumErrors" "$serr" "$(tcp_csum_errors srv)"
 }
 
 testEntryShowsBothLegsAndGoesAfterClose() {

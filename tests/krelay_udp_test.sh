@@ -59,7 +59,7 @@ offloads() {
 }
 
 csum_errors() {
-	"$@" awk '/^Udp:/ && ++n == 2 { print $7 }' /proc/net/snmp
+	"$@" awk '/^Udp:/ && ++n == 2 { print $8 }' /proc/net/snmp
 }
 
 oneTimeSetUp() {
@@ -233,14 +233,28 @@ testNewFlowsEvictUnrepliedNeverReplied() {
 
 testIdleFlowsExpire() {
 	local expired
-	th_set udp_timeout 1
-	th_set udp_stream_timeout 2
 	expired=$(th_stat expired)
 	cli python3 "$DNSQ" $RELAY test.lab --sport 40400 >/dev/null
 	cli python3 "$DNSQ" $RELAY x --garbage --sport 40401 --timeout 0.2 >/dev/null
 	assertEquals "flows before expiry" 2 "$(nat_count)"
+	# Timeouts apply to existing flows from the next GC pass on.
+	th_set udp_timeout 1
+	th_set udp_stream_timeout 2
 	th_wait_until 8 nat_empty || fail "flows did not expire: $(nat_lines)"
 	assertEquals "expired" $((expired + 2)) "$(th_stat expired)"
+}
+
+testOtherTrafficPassesUntouched() {
+	cli ping -c 1 -W 2 $RELAY >/dev/null || fail "ping to the relay"
+	cli ping -c 1 -W 2 192.168.0.10 >/dev/null || fail "ping through the relay"
+	# Another UDP port, the relay's own query to itself, and a datagram
+	# from real_ip to the relay: none is relayed.
+	cli python3 "$DNSQ" $RELAY x --garbage --timeout 0.2 >/dev/null
+	cli bash -c "echo x > /dev/udp/$RELAY/5353"
+	dig @$RELAY +tries=1 +time=1 test.lab >/dev/null 2>&1
+	srv python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('192.168.0.10', 0)); s.sendto(b'x', ('$RELAY', 53))"
+	assertEquals "flows: only the client's datagram to port 53" \
+		"udp UNREPLIED 10.0.0.1" "$(nat_lines | cut -d' ' -f1-3 | cut -d: -f1)"
 }
 
 testFlushAndDelete() {
