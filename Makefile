@@ -14,7 +14,8 @@ MAKEFLAGS += --no-print-directory
 endif
 
 # Kernel-facing suites, run in one boot of the lab.
-LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test.sh krelay_tcp_test.sh
+LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test.sh \
+	krelay_tcp_test.sh webadmin_test.sh
 # Suites that run on the host.
 HOST_SUITES ?= $(wildcard tests/tcp_relay_test.sh tests/webadmin_host_test.sh)
 
@@ -36,6 +37,7 @@ check: deps
 	$(Q)$(MAKE) checkpatch
 	$(Q)$(MAKE) check-host
 	$(Q)$(MAKE) check-lab
+	$(Q)$(MAKE) check-dashboard
 
 checkpatch:
 	$(Q)sh scripts/checkpatch.sh krelay
@@ -46,6 +48,10 @@ check-host:
 
 check-lab:
 	$(Q)tests/lab/run $(LAB_SUITES)
+
+# A real browser against the dashboard in the lab (boots its own guest).
+check-dashboard:
+	$(Q)bash tests/dashboard_test.sh
 
 lab: deps all
 	$(Q)tests/lab/run --shell
@@ -65,10 +71,12 @@ help:
 	@echo '              checkpatch, the host suites and the lab suites'
 	@echo '  check-host  the suites that run on this host'
 	@echo '  check-lab   the kernel-facing suites in the QEMU lab'
+	@echo '  check-dashboard  Chromium drives the dashboard in the lab'
 	@echo '  lab         boot the lab with the module loaded and open a shell'
 	@echo '  deps        install build and test dependencies (Debian 12)'
 	@echo '  clean, install, help'
 	@echo 'Variables: KVER (kernel flavour to build for), V=1 (show commands)'
 
-.PHONY: all module progs deps check checkpatch check-host check-lab lab \
+.PHONY: all module progs deps check checkpatch check-host check-lab \
+	check-dashboard lab \
 	clean install help

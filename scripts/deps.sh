@@ -11,7 +11,7 @@ linux-image-$KVER linux-headers-$KVER linux-source-6.1
 qemu-system-x86 busybox-static cpio kmod
 shunit2 libmicrohttpd-dev libjansson-dev
 dnsmasq-base dnsutils curl tcpdump iproute2 iputils-ping ethtool nftables procps
-python3 perl psmisc
+python3 perl psmisc jq chromium
 "
 
 missing=

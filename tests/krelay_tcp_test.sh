@@ -145,7 +145,7 @@ testChecksumsCorrectWithOffloadsOff() {
 
 testEntryShowsBothLegsAndGoesAfterClose() {
 	local line
-	th_set tcp_timeout_close 1
+	th_set tcp_timeout_close 3
 	hold_connection 3
 	th_wait_until 10 sh -c "grep -q '^tcp ESTABLISHED .* [0-9][0-9]* [0-9]' $TH_PROC/nat" ||
 		fail "no established, paired entry: $(nat_tcp)"
@@ -155,7 +155,13 @@ testEntryShowsBothLegsAndGoesAfterClose() {
 		"$(echo "$line" | cut -d' ' -f4-6)"
 	assertNotEquals "tcp_relay's port toward the server" "-" \
 		"$(echo "$line" | cut -d' ' -f7)"
+	# Both FINs seen: the entry lingers for late ACKs and FINs, then goes.
+	th_wait_until 15 sh -c "grep -q '^tcp CLOSE' $TH_PROC/nat" ||
+		fail "entry not closed: $(nat_tcp)"
+	sleep 1
+	assertTrue "closed entry lingers" "grep -q '^tcp CLOSE' $TH_PROC/nat"
 	th_wait_until 15 no_tcp_flows || fail "entry left after close: $(nat_tcp)"
+	wait_held
 }
 
 testGportChangeWithSighupKeepsRelaying() {
