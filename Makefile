@@ -49,6 +49,10 @@ check-host:
 check-lab:
 	$(Q)tests/lab/run $(LAB_SUITES)
 
+# webadmin under valgrind with the real module (slow: not part of check).
+check-valgrind: all
+	$(Q)tests/lab/run webadmin_valgrind_test.sh
+
 # A real browser against the dashboard in the lab (boots its own guest).
 check-dashboard:
 	$(Q)bash tests/dashboard_test.sh
@@ -72,11 +76,12 @@ help:
 	@echo '  check-host  the suites that run on this host'
 	@echo '  check-lab   the kernel-facing suites in the QEMU lab'
 	@echo '  check-dashboard  Chromium drives the dashboard in the lab'
+	@echo '  check-valgrind   the webadmin lab suite with webadmin under valgrind'
 	@echo '  lab         boot the lab with the module loaded and open a shell'
 	@echo '  deps        install build and test dependencies (Debian 12)'
 	@echo '  clean, install, help'
 	@echo 'Variables: KVER (kernel flavour to build for), V=1 (show commands)'
 
 .PHONY: all module progs deps check checkpatch check-host check-lab \
-	check-dashboard lab \
+	check-dashboard check-valgrind lab \
 	clean install help

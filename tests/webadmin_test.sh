@@ -29,12 +29,22 @@ T=
 
 # wa_start: webadmin in the foreground, supervising tcp_relay; wait until
 # it answers.
+# WEBADMIN_VALGRIND=1 (webadmin_valgrind_test.sh) runs it under memcheck.
 wa_start() {
-	"$WA" -f -l 127.0.0.1:8080 -s "$T/secret" -w "$TH_TOP/www" \
+	local vg=() secs=15
+
+	if [ "${WEBADMIN_VALGRIND:-0}" = 1 ]; then
+		# shellcheck disable=SC2054 # the commas belong to one option
+		vg=(valgrind --quiet --leak-check=full --error-exitcode=99
+		    --errors-for-leak-kinds=definite,indirect
+		    --log-file="$T/valgrind.%p.log")
+		secs=120
+	fi
+	"${vg[@]}" "$WA" -f -l 127.0.0.1:8080 -s "$T/secret" -w "$TH_TOP/www" \
 		-r "$TH_TOP/tcp_relay/tcp_relay" -P "$T/tcp_relay.pid" -- -a \
 		>>"$T/webadmin.log" 2>&1 &
 	WA_PID=$!
-	if ! th_wait_until 15 curl -sf -o /dev/null "$URL/"; then
+	if ! th_wait_until "$secs" curl -sf -o /dev/null "$URL/"; then
 		cat "$T/webadmin.log" >&2
 		return 1
 	fi
@@ -45,6 +55,7 @@ wa_stop() {
 	[ -n "$WA_PID" ] || return 0
 	kill -TERM "$WA_PID" 2>/dev/null
 	wait "$WA_PID"
+	WA_RC=$?
 	WA_PID=
 }
 
@@ -112,46 +123,8 @@ curl_from() {
 # nat_keys: "proto client" of every flow in /proc/krelay/nat, sorted.
 nat_keys() { awk 'NR > 1 { print $1, $3 }' $TH_PROC/nat | sort; }
 
-# A strict reader of the text exposition format 0.0.4 (as in the host suite).
-check_prometheus() {
-	python3 - "$1" <<-'EOF'
-	import re, sys
-	name = r'[a-zA-Z_:][a-zA-Z0-9_:]*'
-	label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
-	value = r'(?:[-+]?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|Inf)|NaN)'
-	sample = re.compile(r'^(%s)(?:\{(?:%s(?:,%s)*,?)?\})? %s(?: -?[0-9]+)?$' % (name, label, label, value))
-	help_re = re.compile(r'^# HELP (%s) (.*)$' % name)
-	type_re = re.compile(r'^# TYPE (%s) (counter|gauge|histogram|summary|untyped)$' % name)
-	text = open(sys.argv[1]).read()
-	if not text.endswith('\n'):
-	    sys.exit('no final newline')
-	types, helps, done, current = {}, set(), set(), None
-	for n, line in enumerate(text.splitlines(), 1):
-	    m = help_re.match(line) or type_re.match(line)
-	    if m:
-	        fam = m.group(1)
-	        if line.startswith('# HELP'):
-	            if fam in helps: sys.exit('%d: second HELP for %s' % (n, fam))
-	            helps.add(fam)
-	        else:
-	            if fam in types: sys.exit('%d: second TYPE for %s' % (n, fam))
-	            types[fam] = m.group(2)
-	        if fam != current:
-	            if fam in done: sys.exit('%d: family %s not contiguous' % (n, fam))
-	            if current: done.add(current)
-	            current = fam
-	        continue
-	    if line.startswith('#'):
-	        continue
-	    m = sample.match(line)
-	    if not m: sys.exit('%d: not a sample: %r' % (n, line))
-	    fam = m.group(1)
-	    if fam != current: sys.exit('%d: sample %s outside its family %s' % (n, fam, current))
-	    if fam not in types: sys.exit('%d: sample %s before TYPE' % (n, fam))
-	    if types[fam] == 'counter' and not fam.endswith('_total'):
-	        sys.exit('%d: counter %s without _total' % (n, fam))
-	EOF
-}
+# check_prometheus FILE: a strict parse of Prometheus text (tests/promcheck.py).
+check_prometheus() { python3 "$TH_TOP/tests/promcheck.py" "$1"; }
 
 # metric LINE_PREFIX: the value of the sample whose name{labels} is given.
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$T/body"; }
@@ -570,6 +543,18 @@ testAuthHostAndContentTypeSpotChecks() {
 	req GET /
 	assertEquals "the dashboard without credentials" 200 "$CODE"
 	assertContains "it is the dashboard" "$(cat "$T/body")" 'id="nat-table"'
+}
+
+# Last: with WEBADMIN_VALGRIND=1, memcheck saw no error and no leak in any
+# webadmin this suite ran.
+testValgrindFoundNothing() {
+	if [ "${WEBADMIN_VALGRIND:-0}" != 1 ]; then
+		startSkipping
+		return
+	fi
+	wa_stop
+	assertEquals "webadmin's exit status under valgrind" 0 "$WA_RC"
+	assertEquals "valgrind reports" "" "$(cat "$T"/valgrind.*.log)"
 }
 
 . shunit2
