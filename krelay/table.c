@@ -427,14 +427,7 @@ static void gc_worker(struct work_struct *work)
 
 /* The nat file: a header, then one line per flow. */
 
-static const char *const state_names[] = {
-	[KRELAY_UDP_UNREPLIED]		= "UNREPLIED",
-	[KRELAY_UDP_REPLIED]		= "REPLIED",
-	[KRELAY_TCP_SYN_SENT]		= "SYN_SENT",
-	[KRELAY_TCP_ESTABLISHED]	= "ESTABLISHED",
-	[KRELAY_TCP_FIN_WAIT]		= "FIN_WAIT",
-	[KRELAY_TCP_CLOSE]		= "CLOSE",
-};
+static const char *const state_names[] = KRELAY_STATE_NAMES;
 
 void krelay_flow_export(const struct krelay_flow *f, struct krelay_entry *e)
 {

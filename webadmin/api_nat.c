@@ -16,14 +16,7 @@
 #define NAT_LIMIT_DEFAULT	1000
 #define NAT_NUM_MAX		4194304
 
-static const char *const state_names[] = {
-	[KRELAY_UDP_UNREPLIED]		= "UNREPLIED",
-	[KRELAY_UDP_REPLIED]		= "REPLIED",
-	[KRELAY_TCP_SYN_SENT]		= "SYN_SENT",
-	[KRELAY_TCP_ESTABLISHED]	= "ESTABLISHED",
-	[KRELAY_TCP_FIN_WAIT]		= "FIN_WAIT",
-	[KRELAY_TCP_CLOSE]		= "CLOSE",
-};
+static const char *const state_names[] = KRELAY_STATE_NAMES;
 
 static const char *proto_name(unsigned int proto)
 {

@@ -74,6 +74,16 @@ enum krelay_state {
 	KRELAY_TCP_CLOSE	= 6,
 };
 
+/* The names of the states in /proc/krelay/nat and the JSON API. */
+#define KRELAY_STATE_NAMES {					\
+	[KRELAY_UDP_UNREPLIED]		= "UNREPLIED",		\
+	[KRELAY_UDP_REPLIED]		= "REPLIED",		\
+	[KRELAY_TCP_SYN_SENT]		= "SYN_SENT",		\
+	[KRELAY_TCP_ESTABLISHED]	= "ESTABLISHED",	\
+	[KRELAY_TCP_FIN_WAIT]		= "FIN_WAIT",		\
+	[KRELAY_TCP_CLOSE]		= "CLOSE",		\
+}
+
 struct krelay_table_hdr {
 	__u32	version;	/* KRELAY_TABLE_VERSION */
 	__u32	count;		/* entries in the table */
