@@ -1,6 +1,10 @@
 #!/bin/sh
 # Install what the build, the lab and the tests need on Debian 12.
 # Idempotent: packages already present are skipped; nothing else is touched.
+#
+#   scripts/deps.sh              what `make check` needs
+#   scripts/deps.sh bench        and the load tools and alternatives of bench/
+#   scripts/deps.sh debug        and what the debug kernel build needs
 set -eu
 
 KVER=${KVER:-6.1.0-56-amd64}
@@ -12,7 +16,15 @@ qemu-system-x86 busybox-static cpio kmod
 shunit2 libmicrohttpd-dev libjansson-dev
 dnsmasq-base dnsutils curl tcpdump iproute2 iputils-ping ethtool nftables procps
 python3 perl psmisc jq chromium
+python3-scapy clang libclang-rt-14-dev dkms man-db libcap2-bin
 "
+for group in "$@"; do
+	case $group in
+	bench) pkgs="$pkgs dnsperf iperf3 wrk haproxy socat linux-perf" ;;
+	debug) pkgs="$pkgs flex bison bc libelf-dev libssl-dev linux-image-6.1.0-56-rt-amd64 linux-headers-6.1.0-56-rt-amd64" ;;
+	*) echo "deps: unknown group $group (bench, debug)" >&2; exit 2 ;;
+	esac
+done
 
 missing=
 for p in $pkgs; do
