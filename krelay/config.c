@@ -5,6 +5,7 @@
 #include <linux/ctype.h>
 #include <linux/inet.h>
 #include <linux/kernel.h>
+#include <linux/netdevice.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <net/ip.h>
@@ -29,6 +30,7 @@ const struct krelay_knob krelay_knobs[] = {
 	{ "real_ip", KRELAY_KNOB_IPV4, 0, 0, &krelay_cfg.real_ip },
 	{ "tcp_ports", KRELAY_KNOB_PORTS, 1, 65535, &krelay_cfg.tcp_ports },
 	{ "udp_ports", KRELAY_KNOB_PORTS, 1, 65535, &krelay_cfg.udp_ports },
+	{ "interfaces", KRELAY_KNOB_IFNAMES, 0, 0, &krelay_cfg.interfaces },
 	{ "max_entries", KRELAY_KNOB_U32, 1, 4194304, &krelay_cfg.max_entries },
 	{ "udp_timeout", KRELAY_KNOB_U32, 1, 86400, &krelay_cfg.udp_timeout },
 	{ "udp_stream_timeout", KRELAY_KNOB_U32, 1, 86400,
@@ -55,17 +57,21 @@ static struct krelay_ports *ports_new(const u16 *port, unsigned int n)
 int krelay_config_init(void)
 {
 	static const u16 tcp[] = { 53, 80 }, udp[] = { 53 };
+	struct krelay_ifnames *i;
 	struct krelay_ports *t, *u;
 
 	t = ports_new(tcp, ARRAY_SIZE(tcp));
 	u = ports_new(udp, ARRAY_SIZE(udp));
-	if (!t || !u) {
+	i = kzalloc(sizeof(*i), GFP_KERNEL);
+	if (!t || !u || !i) {
 		kfree(t);
 		kfree(u);
+		kfree(i);
 		return -ENOMEM;
 	}
 	RCU_INIT_POINTER(krelay_cfg.tcp_ports, t);
 	RCU_INIT_POINTER(krelay_cfg.udp_ports, u);
+	RCU_INIT_POINTER(krelay_cfg.interfaces, i);
 	return 0;
 }
 
@@ -73,6 +79,7 @@ void krelay_config_exit(void)
 {
 	kfree(rcu_dereference_protected(krelay_cfg.tcp_ports, true));
 	kfree(rcu_dereference_protected(krelay_cfg.udp_ports, true));
+	kfree(rcu_dereference_protected(krelay_cfg.interfaces, true));
 }
 
 static bool ports_contain(const struct krelay_ports *p, u16 port)
@@ -95,6 +102,34 @@ bool krelay_port_relayed(u8 proto, __be16 port)
 	else
 		p = rcu_dereference(krelay_cfg.udp_ports);
 	return ports_contain(p, ntohs(port));
+}
+
+static bool ifname_match(const char *pattern, const char *name)
+{
+	size_t len = strnlen(pattern, IFNAMSIZ);
+
+	if (len && pattern[len - 1] == '+')
+		return !strncmp(pattern, name, len - 1);
+	return !strncmp(pattern, name, IFNAMSIZ);
+}
+
+/*
+ * May a flow start on a packet that came in on this interface? Called under
+ * rcu_read_lock (the hooks run under it).
+ */
+bool krelay_in_scope(const struct net_device *in)
+{
+	const struct krelay_ifnames *s = rcu_dereference(krelay_cfg.interfaces);
+	unsigned int i;
+
+	if (!s->n)
+		return true;
+	if (!in)
+		return false;
+	for (i = 0; i < s->n; i++)
+		if (ifname_match(s->name[i], in->name))
+			return true;
+	return false;
 }
 
 /*
@@ -167,8 +202,43 @@ static int parse_ports(const char *buf, size_t len, u16 *port,
 	return 0;
 }
 
+/*
+ * Interface names, comma separated, as dev_valid_name() allows them, each
+ * optionally ending in '+'; nothing at all clears the scope.
+ */
+static int parse_ifnames(const char *buf, size_t len, struct krelay_ifnames *s)
+{
+	const char *p = buf, *end = buf + len, *comma;
+	char base[IFNAMSIZ];
+	unsigned int i = 0, j;
+	size_t n;
+
+	while (len && p <= end) {
+		comma = memchr(p, ',', end - p);
+		if (!comma)
+			comma = end;
+		n = comma - p;
+		if (i == KRELAY_MAX_IFNAMES || !n || n >= IFNAMSIZ)
+			return -EINVAL;
+		memcpy(s->name[i], p, n);
+		s->name[i][n] = '\0';
+		/* The name without its wildcard must be a valid name. */
+		strscpy(base, s->name[i], p[n - 1] == '+' ? n : n + 1);
+		if (!dev_valid_name(base))
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (!strcmp(s->name[j], s->name[i]))
+				return -EINVAL;
+		i++;
+		p = comma + 1;
+	}
+	s->n = i;
+	return 0;
+}
+
 int krelay_knob_show(const struct krelay_knob *k, char *buf, size_t size)
 {
+	const struct krelay_ifnames *s;
 	const struct krelay_ports *p;
 	__be32 ip;
 	int n = 0;
@@ -188,6 +258,15 @@ int krelay_knob_show(const struct krelay_knob *k, char *buf, size_t size)
 		for (i = 0; i < p->n; i++)
 			n += scnprintf(buf + n, size - n, "%s%u", i ? "," : "",
 				       p->port[i]);
+		rcu_read_unlock();
+		n += scnprintf(buf + n, size - n, "\n");
+		return n;
+	case KRELAY_KNOB_IFNAMES:
+		rcu_read_lock();
+		s = rcu_dereference(*(struct krelay_ifnames __rcu **)k->val);
+		for (i = 0; i < s->n; i++)
+			n += scnprintf(buf + n, size - n, "%s%s", i ? "," : "",
+				       s->name[i]);
 		rcu_read_unlock();
 		n += scnprintf(buf + n, size - n, "\n");
 		return n;
@@ -212,6 +291,7 @@ static const struct krelay_ports *tcp_ports_locked(void)
  */
 int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
 {
+	struct krelay_ifnames *olds, *news;
 	struct krelay_ports __rcu **pp;
 	struct krelay_ports *old, *new;
 	u16 port[KRELAY_MAX_PORTS];
@@ -259,6 +339,21 @@ int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
 		old = rcu_replace_pointer(*pp, new,
 					  lockdep_is_held(&krelay_config_mutex));
 		kfree_rcu(old, rcu);
+		break;
+	case KRELAY_KNOB_IFNAMES:
+		news = kzalloc(sizeof(*news), GFP_KERNEL);
+		if (!news) {
+			err = -ENOMEM;
+			break;
+		}
+		err = parse_ifnames(buf, len, news);
+		if (err) {
+			kfree(news);
+			break;
+		}
+		olds = rcu_replace_pointer(krelay_cfg.interfaces, news,
+					   lockdep_is_held(&krelay_config_mutex));
+		kfree_rcu(olds, rcu);
 		break;
 	default:
 		err = -EINVAL;

@@ -133,6 +133,7 @@ static struct krelay_flow *new_flow(struct sk_buff *skb,
 		return NULL;
 	if (!krelay_port_relayed(p->t.proto, p->t.dport) ||
 	    (state->in && (state->in->flags & IFF_LOOPBACK)) ||
+	    !krelay_in_scope(state->in) ||
 	    p->t.src == real_ip ||
 	    inet_addr_type(state->net, p->t.dst) != RTN_LOCAL)
 		return NULL;

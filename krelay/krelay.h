@@ -2,14 +2,18 @@
 #ifndef _KRELAY_H
 #define _KRELAY_H
 
+#include <linux/if.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
 
+struct net_device;
+
 #include "uapi/krelay.h"
 
 #define KRELAY_MAX_PORTS	16
+#define KRELAY_MAX_IFNAMES	8
 
 /* A relayed-port list, replaced whole under RCU. */
 struct krelay_ports {
@@ -18,11 +22,23 @@ struct krelay_ports {
 	u16		port[KRELAY_MAX_PORTS];
 };
 
+/*
+ * The scope: interfaces on which new flows may start, replaced whole under
+ * RCU. No names means every interface; a name ending in '+' matches every
+ * interface whose name starts with what precedes it.
+ */
+struct krelay_ifnames {
+	struct rcu_head	rcu;
+	unsigned int	n;
+	char		name[KRELAY_MAX_IFNAMES][IFNAMSIZ];
+};
+
 struct krelay_config {
 	u16			gport;
 	__be32			real_ip;
 	struct krelay_ports __rcu *tcp_ports;
 	struct krelay_ports __rcu *udp_ports;
+	struct krelay_ifnames __rcu *interfaces;
 	u32			max_entries;
 	u32			udp_timeout;
 	u32			udp_stream_timeout;
@@ -41,12 +57,14 @@ extern struct mutex krelay_config_mutex;
 int krelay_config_init(void);
 void krelay_config_exit(void);
 bool krelay_port_relayed(u8 proto, __be16 port);
+bool krelay_in_scope(const struct net_device *in);
 
 enum krelay_knob_type {
 	KRELAY_KNOB_PORT,
 	KRELAY_KNOB_IPV4,
 	KRELAY_KNOB_PORTS,
 	KRELAY_KNOB_U32,
+	KRELAY_KNOB_IFNAMES,
 };
 
 struct krelay_knob {

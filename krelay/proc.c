@@ -11,7 +11,7 @@
 #include "krelay.h"
 #include "table.h"
 
-#define KNOB_BUF	128
+#define KNOB_BUF	(KRELAY_MAX_IFNAMES * IFNAMSIZ + 16)
 
 static struct proc_dir_entry *krelay_dir;
 

@@ -53,6 +53,7 @@ testDefaults() {
 	assertEquals udp_stream_timeout 120 "$(th_knob udp_stream_timeout)"
 	assertEquals tcp_timeout_established 432000 "$(th_knob tcp_timeout_established)"
 	assertEquals tcp_timeout_close 10 "$(th_knob tcp_timeout_close)"
+	assertEquals "interfaces: every interface" "" "$(th_knob interfaces)"
 	assertEquals start 0 "$(cat $TH_START)"
 	assertFalse "hooks registered while stopped" hooks_registered
 }
@@ -100,6 +101,18 @@ testPortListsValidated() {
 	expect_rejected gport 443
 	write_raw gport 5353 || fail "gport 5353 refused"
 	expect_rejected tcp_ports '53,5353'
+}
+
+testInterfacesValidated() {
+	th_set interfaces rc0,eth+ || fail "interfaces rc0,eth+ refused"
+	assertEquals interfaces rc0,eth+ "$(th_knob interfaces)"
+	expect_rejected interfaces ',' 'rc0,' ',rc0' 'rc0,rc0' 'a b' 'a/b' 'a:b' '.' 'abcdefghijklmno+' \
+		'..' '+' 'abcdefghijklmnop' 'a,b,c,d,e,f,g,h,i'
+	th_set interfaces a,b,c,d,e,f,g,abcdefghijklmn+ ||
+		fail "eight names, the longest 15 characters, refused"
+	assertEquals "eight names" a,b,c,d,e,f,g,abcdefghijklmn+ "$(th_knob interfaces)"
+	th_set interfaces '' || fail "clearing the scope refused"
+	assertEquals "scope cleared" "" "$(th_knob interfaces)"
 }
 
 testNumericKnobsRangeChecked() {

@@ -106,6 +106,7 @@ setUp() {
 	th_set max_entries 262144
 	th_set udp_timeout 30
 	th_set udp_stream_timeout 120
+	th_set interfaces ''
 }
 
 testDigGetsTheRealServersAnswer() {
@@ -255,6 +256,19 @@ testOtherTrafficPassesUntouched() {
 	srv python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('192.168.0.10', 0)); s.sendto(b'x', ('$RELAY', 53))"
 	assertEquals "flows: only the client's datagram to port 53" \
 		"udp UNREPLIED 10.0.0.1" "$(nat_lines | cut -d' ' -f1-3 | cut -d: -f1)"
+}
+
+testScopeLimitsNewFlowsToItsInterfaces() {
+	th_set interfaces rs0 || fail "interfaces rs0 refused"
+	assertNotEquals "relayed on an interface out of scope" 192.0.2.1 \
+		"$(dig_relay +short +tries=1 +time=1 test.lab)"
+	assertEquals "flows made out of scope" "" "$(nat_lines)"
+	th_set interfaces rs0,rc+ || fail "interfaces rs0,rc+ refused"
+	assertEquals "relayed on an interface the wildcard matches" 192.0.2.1 \
+		"$(dig_relay +short test.lab)"
+	th_set interfaces rc0 || fail "interfaces rc0 refused"
+	assertEquals "relayed on the named interface" 192.0.2.1 \
+		"$(dig_relay +short test.lab)"
 }
 
 testFlushAndDelete() {
