@@ -26,6 +26,19 @@ mkdir -p "$lab_top" 2>/dev/null
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose \
 	labtop "$lab_top"
 hostname lab
+# A kernel whose modules are not in the host's /lib/modules (check-debug).
+if [ -n "${lab_moddir:-}" ]; then
+	mount -t tmpfs tmpfs /lib/modules
+	mkdir -p "/lib/modules/$(uname -r)"
+	mount --bind "$lab_moddir" "/lib/modules/$(uname -r)"
+fi
+# kmemleak (debug kernel): forget what boot left, scan on demand only.
+kmemleak=/sys/kernel/debug/kmemleak
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+if [ -w $kmemleak ]; then
+	echo scan=off > $kmemleak
+	echo clear > $kmemleak
+fi
 
 verdict() { echo "$*" | tee -a "$out/verdicts"; }
 
@@ -60,11 +73,24 @@ cmd)
 esac
 
 # The kernel's health: any splat or taint beyond out-of-tree (O, 4096) and
-# unsigned (E, 8192) fails the run.
+# unsigned (E, 8192) fails the run; so does a leak kmemleak traces to
+# krelay (others are the kernel's own business, counted in the log).
+if [ -w $kmemleak ]; then
+	sleep 5
+	echo scan > $kmemleak
+	echo scan > $kmemleak
+	cat $kmemleak > "$out/kmemleak.log"
+	leaks=$(grep -c '^unreferenced object' "$out/kmemleak.log")
+	ours=$(awk '/^unreferenced object/ { o = 0 } /krelay/ && !o { o = 1; n++ } END { print n + 0 }' \
+		"$out/kmemleak.log")
+	echo "lab: kmemleak: $leaks unreferenced objects, $ours traced to krelay"
+	[ "$ours" -eq 0 ] || verdict "LAB-KMEMLEAK FAIL ($ours objects traced to krelay)"
+	[ "$ours" -eq 0 ] || rc=1
+fi
 dmesg > "$out/dmesg.log"
 taint=$(cat /proc/sys/kernel/tainted)
 bad=$(grep -E 'Oops|BUG[: ]|WARNING:|INFO: (possible|task)|lockdep|KASAN|UBSAN|kmemleak|scheduling while atomic|general protection|Call Trace' \
-	"$out/dmesg.log" | head -20)
+	"$out/dmesg.log" | grep -vE 'kmemleak: (Kernel memory leak detector|Automatic memory scanning)' | head -20)
 if [ -n "$bad" ] || [ $((taint & ~(4096 | 8192))) -ne 0 ]; then
 	verdict "LAB-KERNEL FAIL (tainted=$taint)"
 	echo "$bad"
