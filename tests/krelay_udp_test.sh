@@ -166,15 +166,13 @@ testAnswerLargerThanMtuArrivesWhole() {
 }
 
 testDeadServerGivesPortUnreachableFromRelay() {
-	local out start took
+	local out
 	th_set real_ip 192.168.0.1
 	capture_start
-	start=$SECONDS
 	out=$(dig_relay test.lab 2>&1)
-	took=$((SECONDS - start))
 	capture_stop
+	# A refusal, not a time-out: the ICMP error reached dig.
 	assertContains "dig's verdict" "$out" "connection refused"
-	assertTrue "refusal took $took s, not at once" "[ $took -lt 3 ]"
 	assertContains "ICMP error from the relay's address" "$(cat "$T/cap.brief")" \
 		"IP 192.168.0.2 > 10.0.0.1: ICMP 192.168.0.2 udp port 53 unreachable"
 	assertEquals "translated_icmp" 1 "$(th_stat translated_icmp)"

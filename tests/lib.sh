@@ -68,8 +68,11 @@ th_set() { printf '%s\n' "$2" 2>/dev/null > "$TH_PROC/$1"; }
 th_stat() { awk -v n="$1" '$1 == n { print $2 }' "$TH_PROC/stats"; }
 
 # th_dmesg_clean: no oops, BUG, WARNING or lockdep report so far.
+# Lines that only say a debug kernel's checker is on are not reports.
+TH_DMESG_BENIGN='RCU lockdep checking is enabled|kmemleak: (Kernel memory leak detector|Automatic memory scanning)'
 th_dmesg_clean() {
-	! dmesg | grep -qE 'Oops|BUG[: ]|WARNING:|lockdep|Call Trace'
+	! dmesg | grep -E 'Oops|BUG[: ]|WARNING:|lockdep|Call Trace' |
+		grep -vE "$TH_DMESG_BENIGN" | grep -q .
 }
 
 # th_capture_start NS PCAP FILTER...: tcpdump on NS's eth0 into PCAP,

@@ -90,7 +90,7 @@ fi
 dmesg > "$out/dmesg.log"
 taint=$(cat /proc/sys/kernel/tainted)
 bad=$(grep -E 'Oops|BUG[: ]|WARNING:|INFO: (possible|task)|lockdep|KASAN|UBSAN|kmemleak|scheduling while atomic|general protection|Call Trace' \
-	"$out/dmesg.log" | grep -vE 'kmemleak: (Kernel memory leak detector|Automatic memory scanning)' | head -20)
+	"$out/dmesg.log" | grep -vE 'RCU lockdep checking is enabled|kmemleak: (Kernel memory leak detector|Automatic memory scanning)' | head -20)
 if [ -n "$bad" ] || [ $((taint & ~(4096 | 8192))) -ne 0 ]; then
 	verdict "LAB-KERNEL FAIL (tainted=$taint)"
 	echo "$bad"
