@@ -2,7 +2,9 @@
 # shellcheck disable=SC2016,SC2034
 # webadmin on this host, loopback only (ports 18000-18999), no kernel module:
 #
-#   curl ──HTTP──▶ webadmin 127.0.0.1:$WA_PORT ──▶ /proc/krelay, /sys/module/krelay
+#   curl ──HTTP──▶ webadmin's HTTP process 127.0.0.1:$WA_PORT (nobody, chroot www)
+#                        │ socketpair (privsep.h)
+#                  webadmin's privileged process ──▶ /proc/krelay, /sys/module/krelay
 #                        │                          (absent here: the real
 #                        │                           "module not loaded" path)
 #                        └─ fork/exec, waitpid ──▶ tcp_relay -t (standalone)
@@ -64,7 +66,7 @@ wa_start() {
 		# shellcheck disable=SC2054 # the commas belong to one option
 		vg=(valgrind --quiet --leak-check=full
 		    --errors-for-leak-kinds=definite,indirect
-		    --error-exitcode=99 --child-silent-after-fork=yes
+		    --error-exitcode=99 --child-silent-after-fork=no
 		    --log-file="$T/valgrind.%p.log")
 	fi
 	"${vg[@]}" "$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" \
@@ -179,6 +181,18 @@ testExistingSecretFileIsUsed() {
 	assertEquals "secret file left alone" 'admin:correct horse' "$(cat "$SECRET")"
 }
 
+testSecretReadableByOthersIsRefused() {
+	printf 'admin:correct horse\n' >"$SECRET"
+	chmod 640 "$SECRET"
+	"$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" >"$LOG" 2>&1
+	assertEquals "exit status with a 0640 secret" 1 $?
+	assertTrue "says why: $(cat "$LOG")" "grep -q 'with mode 0600' '$LOG'"
+	chmod 600 "$SECRET"
+	ln -s "$SECRET" "$T/link"
+	"$WA" -f -l "127.0.0.1:$WA_PORT" -s "$T/link" -w "$T/www" >"$LOG" 2>&1
+	assertEquals "exit status with a symlink as the secret" 1 $?
+}
+
 testApiNeedsCredentials() {
 	wa_start
 	req GET /api/status
@@ -279,6 +293,39 @@ testOversizedBodyIs413() {
 	assertEquals "70000 bytes chunked" 413 "$CODE"
 	areq GET /api/status
 	assertEquals "still answering" 200 "$CODE"
+}
+
+# One address holds at most 16 connections; others are still served.
+testOneAddressCannotTakeEveryConnection() {
+	local out
+
+	wa_start
+	out=$(python3 - "$WA_PORT" "$PASS" <<-'EOF'
+	import base64, socket, sys, time
+	port, pw = int(sys.argv[1]), sys.argv[2]
+	def conn(src):
+	    return socket.create_connection(("127.0.0.1", port), timeout=5,
+	                                    source_address=(src, 0))
+	def status(src):
+	    s = conn(src)
+	    s.sendall(("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	               "Authorization: Basic %s\r\nConnection: close\r\n\r\n"
+	               % (port, base64.b64encode(("admin:" + pw).encode()).decode())).encode())
+	    try:
+	        got = s.recv(100)
+	    except OSError:
+	        got = b""
+	    s.close()
+	    return got[9:12].decode() or "none"
+	idle = [conn("127.0.0.5") for _ in range(16)]
+	for s in idle:
+	    s.sendall(b"GET / HTTP/1.1\r\n")	# and never more
+	time.sleep(0.5)
+	print(status("127.0.0.5"), status("127.0.0.6"))
+	EOF
+	)
+	assertEquals "17th connection from one address, then another address" \
+		"none 200" "$out"
 }
 
 testBadJsonIs400() {
@@ -513,6 +560,18 @@ testStartWritesTheParameter() {
 	assertEquals "stop parameter" 0 "$(cat "$FAKE/module/parameters/start")"
 }
 
+testLoggedRequestsStayOneLine() {
+	fake_module
+	wa_start
+	areq DELETE '/api/nat?proto=udp&client=10.0.0.1:1%0awebadmin:%20forged' \
+		-H 'Content-Type: application/json'
+	assertEquals "refused" 400 "$CODE"
+	assertFalse "no forged log line: $(cat "$LOG")" \
+		"grep -q '^webadmin: forged' '$LOG'"
+	assertTrue "the request is logged on one line" \
+		"grep -q 'DELETE /api/nat?proto=udp&client=10.0.0.1:1.webadmin: forged: 400' '$LOG'"
+}
+
 testNatDeleteWritesTheCommand() {
 	fake_module
 	wa_start
@@ -533,6 +592,167 @@ testUsageErrorsExit2() {
 		"$WA" -f -s "$SECRET" -w "$T/www" $args >/dev/null 2>&1
 		assertEquals "webadmin $args" 2 $?
 	done
+}
+
+# ---- privilege separation ------------------------------------------------
+
+# http_pid: the HTTP process, as webadmin logged it.
+http_pid() {
+	sed -n 's/^webadmin: HTTP process \([0-9]*\),.*/\1/p' "$LOG" | tail -n1
+}
+
+status_field() {
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"
+}
+
+testHttpProcessRunsUnprivileged() {
+	local hp uids
+
+	wa_start
+	th_wait_until "$WA_TIMEOUT" grep -q 'listening on' "$LOG"
+	hp=$(http_pid)
+	assertNotNull "webadmin has an HTTP process" "$hp"
+	uids=$(status_field "$hp" Uid | tr -s '\t ' ' ')
+	assertEquals "real, effective, saved and fs uid: $uids" \
+		"$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)" \
+		"$uids"
+	assertNotEquals "not root" 0 "$(echo "$uids" | awk '{print $2}')"
+	assertEquals "CapEff" 0000000000000000 "$(status_field "$hp" CapEff)"
+	assertEquals "CapPrm" 0000000000000000 "$(status_field "$hp" CapPrm)"
+	assertEquals "CapBnd" 0000000000000000 "$(status_field "$hp" CapBnd)"
+	assertEquals "NoNewPrivs" 1 "$(status_field "$hp" NoNewPrivs)"
+	assertEquals "chrooted into the www directory" "$(realpath "$T/www")" \
+		"$(readlink "/proc/$hp/root")"
+	assertEquals "the privileged process stays root" 0 \
+		"$(status_field "$WA_PID" Uid | awk '{print $2}')"
+	assertTrue "the log says so: $(cat "$LOG")" \
+		"grep -q 'listening on .* as uid $(id -u nobody)' '$LOG'"
+	areq GET /api/status
+	assertEquals "and it serves the API" 200 "$CODE"
+}
+
+testUserOptionPicksTheHttpUser() {
+	wa_start -u daemon
+	th_wait_until "$WA_TIMEOUT" grep -q 'listening on' "$LOG"
+	assertEquals "uid of the HTTP process with -u daemon" "$(id -u daemon)" \
+		"$(status_field "$(http_pid)" Uid | awk '{print $2}')"
+	wa_stop
+	"$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" -u root \
+		>"$LOG" 2>&1
+	assertEquals "-u root is refused" 1 $?
+	assertTrue "says why: $(cat "$LOG")" "grep -q 'refusing to run HTTP as root' '$LOG'"
+}
+
+testLostHttpProcessEndsWebadmin() {
+	local hp rc relay=
+
+	if [ -x "$RELAY" ]; then
+		wa_start_supervising
+		th_wait_until 10 relay_pid
+		relay=$(relay_pid)
+	else
+		wa_start
+	fi
+	th_wait_until "$WA_TIMEOUT" grep -q 'listening on' "$LOG"
+	hp=$(http_pid)
+	assertNotNull "the HTTP process is logged" "$hp"
+	kill -9 "$hp"
+	th_wait_until 10 sh -c "! kill -0 $WA_PID"
+	wait "$WA_PID"
+	rc=$?
+	WA_PID=
+	assertEquals "webadmin's exit status after losing its HTTP process" 1 "$rc"
+	assertTrue "logged: $(cat "$LOG")" \
+		"grep -q 'HTTP process killed by signal 9: exiting' '$LOG'"
+	if [ -n "$relay" ]; then
+		assertTrue "tcp_relay $relay keeps running" "kill -0 $relay"
+		wa_start_supervising
+		sleep 1
+		areq GET /api/status
+		assertEquals "a new webadmin adopts it" "$relay" "$(json tcp_relay.pid)"
+	fi
+}
+
+testHttpProcessEndsWithThePrivilegedOne() {
+	local hp
+
+	wa_start
+	th_wait_until "$WA_TIMEOUT" grep -q 'listening on' "$LOG"
+	hp=$(http_pid)
+	assertNotNull "the HTTP process is logged" "$hp"
+	{ kill -9 "$WA_PID"; wait "$WA_PID"; } 2>/dev/null
+	WA_PID=
+	assertTrue "the HTTP process $hp is gone after the privileged one" \
+		"th_wait_until 10 sh -c '! kill -0 $hp'"
+	assertFalse "nothing listens any more" \
+		"ss -Hlnt 'sport = :$WA_PORT' | grep -q ."
+	kill "$hp" 2>/dev/null	# when the test failed
+	return 0
+}
+
+# privmsg FILE: the privileged loop against raw bytes (tests/fuzz/privmsg.c).
+privmsg() {
+	"$TH_TOP/tests/fuzz/privmsg" "$@" >"$T/privmsg.out" 2>&1
+}
+
+# msg NAME TYPE PAYLOAD-PYTHON: write a request to $T/NAME.
+msg() {
+	python3 -c 'import struct,sys
+p = eval(sys.argv[3], {"struct": struct, "cfg": lambda d: struct.pack("=I", sum(1 << k for k in d)) + b"".join(d.get(k, b"").ljust(128, b"\0") for k in range(9))})
+sys.stdout.buffer.write(struct.pack("=II", int(sys.argv[2]), len(p)) + p)' \
+		"$1" "$2" "$3" >"$T/$1"
+}
+
+testPrivilegedSideRefusesMalformedRequests() {
+	local name before rc
+
+	make -s -C "$TH_TOP/tests/fuzz" privmsg >/dev/null ||
+		fail "cannot build tests/fuzz/privmsg"
+	fake_module
+	msg type0 0 'b""'
+	msg type99 99 'b""'
+	msg loaded_len 1 'b"xxxx"'
+	msg config_mask0 7 'cfg({})'
+	msg config_mask_bit9 7 'cfg({0: b"17000"})[:0] + struct.pack("=I", 1 | 1 << 9) + cfg({0: b"17000"})[4:]'
+	msg config_noncanonical 7 'cfg({0: b"017000"})'
+	msg config_range 7 'cfg({0: b"70000"})'
+	msg config_loopback 7 'cfg({1: b"127.0.0.1"})'
+	msg config_newline 7 'cfg({0: b"17000\nflush"})'
+	msg config_unterminated 7 'cfg({0: b"1" * 128})'
+	msg config_junk_after_nul 7 'cfg({0: b"17000\0x"})'
+	msg config_unset_not_zero 7 'cfg({0: b"17000"})[:4 + 128] + b"x" + cfg({0: b"17000"})[4 + 129:]'
+	msg config_short 7 'cfg({0: b"17000"})[:-1]'
+	msg start2 8 'struct.pack("=I", 2)'
+	msg nat_proto1 9 'struct.pack("=III", 1, 0x0100000a, 80)'
+	msg nat_flush_with_ip 9 'struct.pack("=III", 0, 0x0100000a, 0)'
+	msg nat_port0 9 'struct.pack("=III", 17, 0x0100000a, 0)'
+	msg nat_port_big 9 'struct.pack("=III", 17, 0x0100000a, 65536)'
+	printf '\011\0\0\0\014\0\0\0\0\0' >"$T/truncated"
+	before=$(knobs_now gport real_ip; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")
+	for name in type0 type99 loaded_len config_mask0 config_mask_bit9 \
+		config_noncanonical config_range config_loopback config_newline \
+		config_unterminated config_junk_after_nul config_unset_not_zero \
+		config_short start2 nat_proto1 nat_flush_with_ip nat_port0 \
+		nat_port_big truncated; do
+		privmsg "$T/$name"
+		rc=$?
+		assertEquals "$name: exit status (1: refused): $(cat "$T/privmsg.out")" 1 "$rc"
+		assertTrue "$name: refusal logged: $(cat "$T/privmsg.out")" \
+			"grep -q 'refused a malformed request' '$T/privmsg.out'"
+	done
+	assertEquals "nothing written" "$before" \
+		"$(knobs_now gport real_ip; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")"
+
+	msg config_ok 7 'cfg({0: b"17000"})'
+	privmsg "$T/config_ok"
+	rc=$?
+	assertEquals "a good request is answered: $(cat "$T/privmsg.out")" 0 "$rc"
+	assertTrue "its reply: $(cat "$T/privmsg.out")" \
+		"grep -q 'reply 7 ' '$T/privmsg.out'"
+	assertEquals "and carried out" 17000 "$(knob gport)"
+	msg nat_ok 9 'struct.pack("=III", 17, 0x0100000a, 1234)'
+	privmsg "$T/nat_ok"
+	assertEquals "nat file command" 'delete udp 10.0.0.1:1234' "$(cat "$FAKE/proc/nat")"
 }
 
 # ---- supervision of the real tcp_relay (standalone mode, no module) -------

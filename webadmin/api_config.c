@@ -14,70 +14,89 @@
  * that gap at the price of a protocol between the two; not worth it here.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
+#include "privsep.h"
 #include "webadmin.h"
 
 enum MHD_Result api_config_get(struct MHD_Connection *c, struct request *r,
 			       const char *url)
 {
-	if (!kmod_loaded())
+	if (!priv_loaded())
 		return reply_module_not_loaded(c, r);
-	return reply_json_steal(c, r, MHD_HTTP_OK, knobs_read_all());
+	return reply_json_steal(c, r, MHD_HTTP_OK, priv_knobs());
+}
+
+/*
+ * The body of PUT /api/config into s (canonical values). -1 with the field
+ * (a knob's name, or "body") and the message in err.
+ */
+int config_parse(const char *text, size_t len, struct knob_set *s,
+		 char *field, size_t fsize, char *err)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *body, *v;
+	int k;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(field, fsize, "body");
+	body = json_loadb(text, len, 0, &jerr);
+	if (!body) {
+		snprintf(err, KNOB_ERR_MAX, "body: invalid JSON: %s", jerr.text);
+		return -1;
+	}
+	if (!json_is_object(body)) {
+		json_decref(body);
+		snprintf(err, KNOB_ERR_MAX, "body: expected a JSON object");
+		return -1;
+	}
+	json_object_foreach(body, key, v) {
+		k = knob_index(key);
+		if (k < 0) {
+			snprintf(field, fsize, "%s", key);
+			snprintf(err, KNOB_ERR_MAX, "%.200s: unknown setting",
+				 key);
+			json_decref(body);
+			return -1;
+		}
+		if (knob_from_json(&knobs[k], v, s->val[k], err) < 0) {
+			snprintf(field, fsize, "%s", knobs[k].name);
+			json_decref(body);
+			return -1;
+		}
+		s->set[k] = true;
+	}
+	json_decref(body);
+	return 0;
 }
 
 enum MHD_Result api_config_put(struct MHD_Connection *c, struct request *r,
 			       const char *url)
 {
-	char err[KNOB_ERR_MAX];
+	char err[KNOB_ERR_MAX], bad[KNOB_ERR_MAX];
 	struct knob_set s, applied;
-	const char *key, *field;
-	json_error_t jerr;
-	json_t *body, *v;
-	int k, ret;
+	const char *field;
+	int ret, k, n = 0;
 
-	body = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr);
-	if (!body)
-		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "body",
-					 "body: invalid JSON: %s", jerr.text);
-	if (!json_is_object(body)) {
-		json_decref(body);
-		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "body",
-					 "body: expected a JSON object");
-	}
-	memset(&s, 0, sizeof(s));
-	json_object_foreach(body, key, v) {
-		k = knob_index(key);
-		if (k < 0) {
-			ret = reply_field_error(c, r, MHD_HTTP_BAD_REQUEST,
-						key, "%s: unknown setting",
-						key);
-			json_decref(body);
-			return ret;
-		}
-		if (knob_from_json(&knobs[k], v, s.val[k], err) < 0) {
-			json_decref(body);
-			return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST,
-						 knobs[k].name, "%s", err);
-		}
-		s.set[k] = true;
-	}
-	json_decref(body);
-	if (!kmod_loaded())
+	if (config_parse(r->body ? r->body : "", r->body_len, &s, bad,
+			 sizeof(bad), err) < 0)
+		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, bad,
+					 "%s", err);
+	if (!priv_loaded())
 		return reply_module_not_loaded(c, r);
-	if (knob_set_check(&s, &field, err) < 0)
+	for (k = 0; k < NKNOBS; k++)
+		n += s.set[k];
+	if (n == 0)	/* {}: nothing to write (the privileged side refuses it) */
+		return reply_json_steal(c, r, MHD_HTTP_OK, priv_knobs());
+	ret = priv_config(&s, &applied, &field, err);
+	if (ret == -ENODEV)
+		return reply_module_not_loaded(c, r);
+	if (ret == -EINVAL && err[0])
 		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, field,
 					 "%s", err);
-
-	ret = knob_set_apply(&s, &applied, &field);
-	for (k = 0; k < NKNOBS; k++)
-		if (applied.set[k])
-			break;
-	if (k < NKNOBS)
-		conffile_save(&applied);
-	if (applied.set[KNOB_GPORT])	/* see the comment at the top */
-		supervise_hup();
 	if (ret < 0)
 		return reply_field_error(c, r,
 					 ret == -EINVAL ?
@@ -87,5 +106,5 @@ enum MHD_Result api_config_put(struct MHD_Connection *c, struct request *r,
 					 ret == -EINVAL ?
 						 "rejected by krelay" :
 						 strerror(-ret));
-	return reply_json_steal(c, r, MHD_HTTP_OK, knobs_read_all());
+	return reply_json_steal(c, r, MHD_HTTP_OK, priv_knobs());
 }

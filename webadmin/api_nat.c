@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "privsep.h"
 #include "webadmin.h"
 
 #define NAT_LIMIT_DEFAULT	1000
@@ -73,14 +74,11 @@ static json_t *entry_json(const struct krelay_entry *e)
 			 "bytes", dir_pair(e->bytes));
 }
 
-/* A query number: absent gives def, anything but 0..NAT_NUM_MAX is bad. */
-static int query_num(struct MHD_Connection *c, const char *name, long def,
-		     long *v)
+/* A query number: absent (NULL) gives def; anything but 0..NAT_NUM_MAX is bad. */
+int nat_parse_num(const char *s, long def, long *v)
 {
-	const char *s;
 	char *end;
 
-	s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 	if (!s) {
 		*v = def;
 		return 0;
@@ -91,9 +89,16 @@ static int query_num(struct MHD_Connection *c, const char *name, long def,
 	return *end || *v > NAT_NUM_MAX ? -1 : 0;
 }
 
+static int query_num(struct MHD_Connection *c, const char *name, long def,
+		     long *v)
+{
+	return nat_parse_num(MHD_lookup_connection_value(c,
+				MHD_GET_ARGUMENT_KIND, name), def, v);
+}
+
 /* "ip" or "ip:port" (port 1-65535 when port_needed or given). */
-static int parse_client(const char *s, bool port_needed, struct in_addr *ip,
-			unsigned int *port)
+int nat_parse_client(const char *s, bool port_needed, struct in_addr *ip,
+		     unsigned int *port)
 {
 	char buf[INET_ADDRSTRLEN];
 	const char *colon = strchr(s, ':');
@@ -119,11 +124,9 @@ static int parse_client(const char *s, bool port_needed, struct in_addr *ip,
 	return 0;
 }
 
-static int query_proto(struct MHD_Connection *c, int *proto)
+/* NULL (any: 0), "tcp" or "udp". */
+int nat_parse_proto(const char *s, int *proto)
 {
-	const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-						    "proto");
-
 	*proto = 0;
 	if (!s)
 		return 0;
@@ -134,6 +137,12 @@ static int query_proto(struct MHD_Connection *c, int *proto)
 	else
 		return -1;
 	return 0;
+}
+
+static int query_proto(struct MHD_Connection *c, int *proto)
+{
+	return nat_parse_proto(MHD_lookup_connection_value(c,
+				MHD_GET_ARGUMENT_KIND, "proto"), proto);
 }
 
 enum MHD_Result api_nat_get(struct MHD_Connection *c, struct request *r,
@@ -161,13 +170,13 @@ enum MHD_Result api_nat_get(struct MHD_Connection *c, struct request *r,
 					 "proto: must be tcp or udp");
 	client = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
 					     "client");
-	if (client && parse_client(client, false, &cip, &cport) < 0)
+	if (client && nat_parse_client(client, false, &cip, &cport) < 0)
 		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "client",
 					 "client: expected IP or IP:PORT");
-	if (!kmod_loaded())
+	if (!priv_loaded())
 		return reply_module_not_loaded(c, r);
 
-	err = kmod_table(&t);
+	err = priv_table(&t);
 	if (err < 0)
 		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   "TABLE socket option: %s", strerror(-err));
@@ -214,19 +223,22 @@ enum MHD_Result api_nat_delete(struct MHD_Connection *c, struct request *r,
 	if (client && !proto)
 		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "proto",
 					 "proto: needed with client");
-	if (client && parse_client(client, true, &cip, &cport) < 0)
+	if (client && nat_parse_client(client, true, &cip, &cport) < 0)
 		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "client",
 					 "client: expected IP:PORT");
-	if (!kmod_loaded())
+	if (!priv_loaded())
 		return reply_module_not_loaded(c, r);
 
 	if (client) {
 		inet_ntop(AF_INET, &cip, ip, sizeof(ip));
 		snprintf(cmd, sizeof(cmd), "delete %s %s:%u", proto, ip, cport);
+		err = priv_nat(p, cip.s_addr, cport);
 	} else {
 		snprintf(cmd, sizeof(cmd), "flush");
+		err = priv_nat(0, 0, 0);
 	}
-	err = kmod_write(wa.proc_dir, "nat", cmd);
+	if (err == -ENODEV)
+		return reply_module_not_loaded(c, r);
 	if (err == -ENOENT || err == -ESRCH)
 		return reply_error(c, r, MHD_HTTP_NOT_FOUND, "%s: no such flow",
 				   cmd);

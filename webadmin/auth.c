@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * HTTP Basic credentials: user admin, password from a 0600 file holding
- * `admin:PASSWORD`, made from /dev/urandom on first start.
+ * `admin:PASSWORD`, made from /dev/urandom on first start. The file is read
+ * as root before the HTTP process drops privileges; only the HTTP process
+ * keeps the secret in memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +69,7 @@ static int generate(const char *path)
 		return -1;
 	}
 	close(fd);
+	explicit_bzero(line, sizeof(line));
 	log_info("generated credentials for user admin in %s", path);
 	return 0;
 }
@@ -78,19 +81,25 @@ int auth_load(const char *path)
 	ssize_t n;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		if (generate(path) < 0)
 			return -1;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0) {
 		log_warn("%s", path);
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
-		log_warnx("%s: readable by others (mode %03o), should be 0600",
-			  path, st.st_mode & 0777);
+	/* As sshd's StrictModes: a password others can read is no secret. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 077)) {
+		log_warnx("%s: must be a regular file of uid %d with mode 0600 (it has uid %d, mode %03o)",
+			  path, (int)geteuid(), (int)st.st_uid,
+			  (unsigned int)(st.st_mode & 0777));
+		close(fd);
+		return -1;
+	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0) {
@@ -104,6 +113,7 @@ int auth_load(const char *path)
 		return -1;
 	}
 	secret = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
 	if (!secret) {
 		log_warn("%s", path);
 		return -1;
@@ -114,6 +124,8 @@ int auth_load(const char *path)
 
 void auth_free(void)
 {
+	if (secret)
+		explicit_bzero(secret, strlen(secret));
 	free(secret);
 	secret = NULL;
 }

@@ -90,33 +90,6 @@ int kmod_started(void)
 	return strcmp(buf, "1") == 0 || strcmp(buf, "Y") == 0;
 }
 
-/* The stats file as an object of integers, in the file's order. */
-json_t *kmod_stats(void)
-{
-	char path[4096], *line = NULL, name[128];
-	unsigned long long v;
-	size_t cap = 0;
-	json_t *obj;
-	FILE *f;
-
-	obj = json_object();
-	if (!obj)
-		return NULL;
-	if (kmod_path(path, sizeof(path), wa.proc_dir, "stats") < 0)
-		return obj;
-	f = fopen(path, "re");
-	if (!f)
-		return obj;
-	while (getline(&line, &cap, f) > 0) {
-		if (sscanf(line, "%127s %llu", name, &v) != 2)
-			continue;
-		json_object_set_new(obj, name, json_integer((json_int_t)v));
-	}
-	free(line);
-	fclose(f);
-	return obj;
-}
-
 /*
  * TABLE answers a header and as many records as fit; when the table grew
  * in between, ask again with room for the new count and some slack.

@@ -22,7 +22,6 @@ bool kmod_loaded(void);
 int kmod_read(const char *dir, const char *name, char *buf, size_t size);
 int kmod_write(const char *dir, const char *name, const char *val);
 int kmod_started(void);
-json_t *kmod_stats(void);
 int kmod_table(struct kmod_table *t);
 void kmod_table_free(struct kmod_table *t);
 

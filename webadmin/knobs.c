@@ -213,7 +213,8 @@ bad_ports:
 	return -1;
 }
 
-static json_t *knob_to_json(const struct knob *k, const char *val)
+/* A knob file's text as JSON; null when it does not parse. */
+json_t *knob_to_json(const struct knob *k, const char *val)
 {
 	json_t *arr;
 	const char *p;
@@ -239,25 +240,6 @@ static json_t *knob_to_json(const struct knob *k, const char *val)
 		return arr;
 	}
 	return json_null();
-}
-
-/* The knobs' current values; a knob that cannot be read is null. */
-json_t *knobs_read_all(void)
-{
-	char val[KNOB_VAL_MAX];
-	json_t *obj = json_object();
-	int i, err;
-
-	for (i = 0; obj && i < NKNOBS; i++) {
-		err = kmod_read(wa.proc_dir, knobs[i].name, val, sizeof(val));
-		if (err < 0)
-			log_debug("read %s/%s: %s", wa.proc_dir, knobs[i].name,
-				  strerror(-err));
-		json_object_set_new(obj, knobs[i].name,
-				    err < 0 ? json_null() :
-					      knob_to_json(&knobs[i], val));
-	}
-	return obj;
 }
 
 static bool ports_contain(const char *list, long port)

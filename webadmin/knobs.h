@@ -32,7 +32,7 @@ int knob_index(const char *name);
 int knob_check(const struct knob *k, const char *in, char *out, char *err);
 int knob_from_json(const struct knob *k, const json_t *v, char *out,
 		   char *err);
-json_t *knobs_read_all(void);
+json_t *knob_to_json(const struct knob *k, const char *val);
 int knob_set_check(const struct knob_set *s, const char **field, char *err);
 int knob_set_apply(const struct knob_set *s, struct knob_set *applied,
 		   const char **field);

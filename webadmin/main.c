@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * webadmin: krelay's admin UI and JSON API (libmicrohttpd + jansson), and
- * tcp_relay's supervisor. MHD answers requests in its own thread; the main
- * thread waits for signals and ticks the supervisor every 200 ms.
+ * tcp_relay's supervisor, in two processes (privsep.c): the HTTP process,
+ * unprivileged and chrooted into the www directory, where MHD answers
+ * requests in its own thread; and the privileged process, which ticks the
+ * supervisor every 200 ms and does what the HTTP process asks of the kernel
+ * and of tcp_relay.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "privsep.h"
 #include "webadmin.h"
 
 #ifndef WWW_DEFAULT
@@ -25,7 +29,9 @@
 #define LISTEN_DEFAULT		"127.0.0.1:8080"
 #define SECRET_DEFAULT		"/etc/krelay/webadmin.secret"
 #define PIDFILE_DEFAULT		"/run/krelay/tcp_relay.pid"
-#define TICK_NS			200000000L
+#define HTTP_CONN_MAX		64U
+#define HTTP_CONN_PER_IP	16U
+#define HTTP_TIMEOUT_S		15U
 
 struct webadmin wa;
 
@@ -33,18 +39,21 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: webadmin [-fhv] [-l ADDR:PORT] [-s SECRET_FILE] [-w WWW_DIR]\n"
-"                [-c CONFIG_FILE] [-r TCP_RELAY [-P PIDFILE] [-p PORT]\n"
-"                [-- TCP_RELAY_ARGS...]]\n"
+"                [-u USER] [-c CONFIG_FILE] [-r TCP_RELAY [-P PIDFILE]\n"
+"                [-p PORT] [-- TCP_RELAY_ARGS...]]\n"
 "  -l ADDR:PORT    listen there (default " LISTEN_DEFAULT ")\n"
 "  -s SECRET_FILE  admin:PASSWORD, made on first start (default\n"
 "                  " SECRET_DEFAULT ")\n"
 "  -w WWW_DIR      the dashboard's files (default " WWW_DEFAULT ")\n"
+"  -u USER         the HTTP process runs as USER, chrooted into WWW_DIR\n"
+"                  (default krelay if that user exists, else nobody)\n"
 "  -c CONFIG_FILE  `name = value` krelay settings, applied when the module\n"
 "                  is loaded and rewritten when changed through the API\n"
 "  -r TCP_RELAY    supervise tcp_relay (start, restart, SIGHUP)\n"
 "  -P PIDFILE      tcp_relay's pidfile (default " PIDFILE_DEFAULT ")\n"
 "  -p PORT         have tcp_relay listen on PORT (passed as -p)\n"
 "  -f              stay in the foreground, log to stderr\n"
+"  -h, --help      this help\n"
 "  -v              verbose\n"
 "environment: KRELAY_PROC_DIR (/proc/krelay), KRELAY_PARAM_DIR\n"
 "  (/sys/module/krelay/parameters), KRELAY_MODULE_DIR (/sys/module/krelay)\n");
@@ -141,13 +150,54 @@ static struct MHD_Daemon *http_start(int fd)
 			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_NOTIFY_COMPLETED, routes_completed, NULL,
-			     MHD_OPTION_CONNECTION_TIMEOUT, 30U,
-			     MHD_OPTION_CONNECTION_LIMIT, 64U,
+			     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S,
+			     MHD_OPTION_CONNECTION_LIMIT, HTTP_CONN_MAX,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTP_CONN_PER_IP,
 			     MHD_OPTION_END);
 	if (!d)
 		fatalx("cannot start the HTTP server on %s:%u",
 		       wa.listen_host, wa.port);
 	return d;
+}
+
+/*
+ * The HTTP process: lose root, serve until SIGTERM (from the privileged
+ * process, or PR_SET_PDEATHSIG when it dies). SIGINT and SIGHUP stay
+ * blocked: a terminal's ^C reaches the privileged process, which stops us.
+ */
+static void http_main(int sock, int fd, const char *user, pid_t parent)
+{
+	struct MHD_Daemon *d;
+	sigset_t term;
+	int sig;
+
+	/* Before the chroot: jansson's hash seed reads /dev/urandom. */
+	json_object_seed(0);
+	tzset();
+	if (priv_drop(user, wa.www_root) == 0) {
+		free(wa.www_root);
+		wa.www_root = strdup("");	/* the chroot is the www root */
+		if (!wa.www_root)
+			fatal("strdup");
+	}
+	if (getppid() != parent)
+		fatalx("the privileged process is gone");
+	priv_client_init(sock);
+	d = http_start(fd);
+	log_info("listening on http://%s:%u/ as uid %d (www %s, krelay %s)",
+		 wa.listen_host, wa.port, (int)getuid(),
+		 wa.www_root[0] ? wa.www_root : "chroot", wa.proc_dir);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	while (sigwait(&term, &sig) != 0 || sig != SIGTERM)
+		;
+	MHD_stop_daemon(d);
+	close(fd);
+	close(sock);
+	supervise_free();
+	auth_free();
+	free(wa.www_root);
+	exit(0);
 }
 
 /* tcp_relay's arguments: ours (-p) first, then those after `--`. */
@@ -169,41 +219,22 @@ static void relay_args(const char *relay, const char *pidfile,
 	free(args);
 }
 
-/* Until SIGTERM or SIGINT: supervise, and configure a module that appears. */
-static void loop(const sigset_t *sigs)
-{
-	struct timespec tick = { 0, TICK_NS };
-	bool was_loaded = false, loaded;
-	int sig;
-
-	for (;;) {
-		loaded = kmod_loaded();
-		if (loaded && !was_loaded && wa.config_file)
-			conffile_apply();
-		was_loaded = loaded;
-		supervise_tick();
-
-		sig = sigtimedwait(sigs, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_info("signal %d: exiting, tcp_relay keeps running",
-				 sig);
-			return;
-		}
-	}
-}
-
 int main(int argc, char *argv[])
 {
 	const char *secret = SECRET_DEFAULT, *www = WWW_DEFAULT;
-	const char *relay = NULL, *pidfile = PIDFILE_DEFAULT;
+	const char *relay = NULL, *pidfile = PIDFILE_DEFAULT, *user = NULL;
 	char *extra[2], portarg[8];
-	int ch, foreground = 0, verbose = 0, nextra = 0, fd;
-	struct MHD_Daemon *d;
+	int ch, foreground = 0, verbose = 0, nextra = 0, fd, sv[2];
 	long port = -1;
 	sigset_t sigs;
+	pid_t parent, http;
 
 	parse_listen(LISTEN_DEFAULT);
-	while ((ch = getopt(argc, argv, "c:fhl:P:p:r:s:vw:")) != -1) {
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	while ((ch = getopt(argc, argv, "c:fhl:P:p:r:s:u:vw:")) != -1) {
 		switch (ch) {
 		case 'c': wa.config_file = optarg; break;
 		case 'f': foreground = 1; break;
@@ -217,6 +248,7 @@ int main(int argc, char *argv[])
 			break;
 		case 'r': relay = optarg; break;
 		case 's': secret = optarg; break;
+		case 'u': user = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'w': www = optarg; break;
 		default: usage(stderr); return 2;
@@ -226,7 +258,8 @@ int main(int argc, char *argv[])
 	argv += optind;
 	if (!relay && (argc > 0 || port > 0))
 		usage_error("-p and tcp_relay arguments need -r");
-	if (!*secret || !*pidfile || (wa.config_file && !*wa.config_file))
+	if (!*secret || !*pidfile || (wa.config_file && !*wa.config_file) ||
+	    (user && !*user))
 		usage_error("empty file name");
 
 	log_init(foreground, verbose);
@@ -249,7 +282,10 @@ int main(int argc, char *argv[])
 		extra[nextra++] = portarg;
 	}
 
-	/* Signals are taken synchronously by the loop; the MHD thread inherits the mask. */
+	/*
+	 * Signals are taken synchronously (signalfd in the privileged
+	 * process, sigwait in the HTTP process); MHD's thread inherits the mask.
+	 */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -261,16 +297,24 @@ int main(int argc, char *argv[])
 	if (!foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 	relay_args(relay, pidfile, extra, nextra, argv, argc);
-	d = http_start(fd);
-	log_info("listening on http://%s:%u/ (www %s, krelay %s)",
-		 wa.listen_host, wa.port, wa.www_root, wa.proc_dir);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		fatal("socketpair");
+	parent = getpid();
+	http = fork();
+	if (http < 0)
+		fatal("fork");
+	if (http == 0) {
+		close(sv[0]);
+		http_main(sv[1], fd, user, parent);
+	}
+	close(sv[1]);
+	auth_free();	/* only the HTTP process checks credentials */
+	log_info("HTTP process %d, privileged process %d", (int)http,
+		 (int)parent);
 
-	loop(&sigs);
+	priv_run(sv[0], fd, http);
 
-	MHD_stop_daemon(d);
-	close(fd);
 	supervise_free();
-	auth_free();
 	free(wa.www_root);
 	return 0;
 }

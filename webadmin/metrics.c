@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "privsep.h"
 #include "webadmin.h"
 
 static void family(FILE *f, const char *name, const char *type,
@@ -48,7 +49,7 @@ static void nat_entries(FILE *f, json_t *stats)
 		ntcp = json_integer_value(tcp);
 		nudp = json_integer_value(udp);
 	} else {
-		err = kmod_table(&t);
+		err = priv_table(&t);
 		if (err < 0) {
 			log_debug("metrics: TABLE: %s", strerror(-err));
 			return;
@@ -99,40 +100,49 @@ static void drops(FILE *f, json_t *stats)
 	}
 }
 
+static void nat_limit(FILE *f)
+{
+	json_t *cfg = priv_knobs();
+	json_t *max = json_object_get(cfg, "max_entries");
+
+	if (json_is_integer(max))
+		fprintf(f, "krelay_nat_entries_limit %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(max));
+	json_decref(cfg);
+}
+
 enum MHD_Result metrics_get(struct MHD_Connection *c, struct request *r,
 			    const char *url)
 {
-	bool loaded = kmod_loaded();
+	bool loaded = priv_loaded();
 	struct relay_status rs;
-	char *text = NULL, limit[32];
+	char *text = NULL;
 	json_t *stats = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	supervise_status(&rs);
+	priv_relay_status(&rs);
 	f = open_memstream(&text, &len);
 	if (!f)
 		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   "out of memory");
 	if (loaded)
-		stats = kmod_stats();
+		stats = priv_stats();
 
 	family(f, "krelay_module_loaded", "gauge",
 	       "Whether the krelay module is loaded.");
 	fprintf(f, "krelay_module_loaded %d\n", loaded);
 	family(f, "krelay_started", "gauge",
 	       "Whether krelay's hooks are registered (start=1).");
-	fprintf(f, "krelay_started %d\n", loaded && kmod_started() == 1);
+	fprintf(f, "krelay_started %d\n", loaded && priv_started() == 1);
 	family(f, "krelay_nat_entries", "gauge",
 	       "Flows in the NAT table, by protocol.");
 	if (loaded)
 		nat_entries(f, stats);
 	family(f, "krelay_nat_entries_limit", "gauge",
 	       "Most flows the NAT table holds (max_entries).");
-	if (loaded && kmod_read(wa.proc_dir, "max_entries", limit,
-				sizeof(limit)) == 0 &&
-	    limit[0] && strspn(limit, "0123456789") == strlen(limit))
-		fprintf(f, "krelay_nat_entries_limit %s\n", limit);
+	if (loaded)
+		nat_limit(f);
 	family(f, "krelay_packets_total", "counter",
 	       "Packets krelay rewrote, by netfilter hook and protocol.");
 	if (stats)

@@ -72,17 +72,15 @@ static const struct route *route_find(const char *method, const char *url,
  * on (or localhost) with our port. Listening on 0.0.0.0, any IPv4 literal
  * with our port will do: only names can be rebound.
  */
-static bool host_ok(struct MHD_Connection *c)
+bool host_header_ok(const char *host)
 {
-	const char *host, *colon;
+	const char *colon;
 	char name[256];
 	struct in_addr a;
 	size_t len;
 	unsigned long port = 80;
 	char *end;
 
-	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-					   MHD_HTTP_HEADER_HOST);
 	if (!host)
 		return false;
 	colon = strrchr(host, ':');
@@ -92,8 +90,10 @@ static bool host_ok(struct MHD_Connection *c)
 	memcpy(name, host, len);
 	name[len] = '\0';
 	if (colon) {
+		if (colon[1] < '0' || colon[1] > '9' || strlen(colon + 1) > 5)
+			return false;
 		port = strtoul(colon + 1, &end, 10);
-		if (colon[1] == '\0' || *end != '\0')
+		if (*end != '\0')
 			return false;
 	}
 	if (port != wa.port)
@@ -107,13 +107,10 @@ static bool host_ok(struct MHD_Connection *c)
 }
 
 /* application/json, optionally with parameters (charset=utf-8). */
-static bool content_type_json(struct MHD_Connection *c)
+bool content_type_is_json(const char *ct)
 {
-	const char *ct;
 	size_t n = strlen("application/json");
 
-	ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-					 MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!ct)
 		return false;
 	while (*ct == ' ')
@@ -176,7 +173,8 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct request *r,
 	set_who(c, r, "-");
 	if (is_mutating(method))
 		remember_request(c, r, url, method);
-	if (!host_ok(c))
+	if (!host_header_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							MHD_HTTP_HEADER_HOST)))
 		return reply_error(c, r, MHD_HTTP_MISDIRECTED_REQUEST,
 				   "Host header must be %s:%u or localhost:%u",
 				   wa.listen_host, wa.port, wa.port);
@@ -195,7 +193,9 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct request *r,
 						  "credentials required");
 		set_who(c, r, "admin");
 	}
-	if (is_mutating(method) && !content_type_json(c))
+	if (is_mutating(method) &&
+	    !content_type_is_json(MHD_lookup_connection_value(c,
+				MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return reply_error(c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 				   "Content-Type must be application/json");
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -272,14 +272,16 @@ void routes_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
 	struct request *r = *con_cls;
-	char body[160];
+	char body[160], url[160];
 
 	if (!r)
 		return;
 	if (r->mutating) {
 		log_excerpt(body, sizeof(body), r->body ? r->body : "",
 			    r->body_len);
-		log_info("%s %s %s%s%s: %u%s", r->who, r->method, r->url ? r->url : "?",
+		log_excerpt(url, sizeof(url), r->url ? r->url : "?",
+			    r->url ? strlen(r->url) : 1);
+		log_info("%s %s %s%s%s: %u%s", r->who, r->method, url,
 			 body[0] ? " " : "", body, r->status,
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ?
 				 "" : " (not completed)");

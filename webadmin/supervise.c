@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcp_relay supervision. The main loop calls supervise_tick() every 200 ms;
- * the HTTP thread only reads the state (status, metrics) or asks for a
- * SIGHUP, all under sup.lock.
+ * tcp_relay supervision, in the privileged process. Its loop calls
+ * supervise_tick() every 200 ms and, between ticks, answers the HTTP
+ * process's requests for the state (status, metrics) and for a SIGHUP;
+ * sup.lock keeps that safe should they ever run in different threads.
  *
  * tcp_relay runs in its own session (setsid), so a terminal's ^C does not
  * reach it, and webadmin never signals it on exit: restarting the admin UI

@@ -60,6 +60,9 @@ enum MHD_Result routes_access(void *cls, struct MHD_Connection *c,
 void routes_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe);
 
+bool host_header_ok(const char *host);
+bool content_type_is_json(const char *ct);
+
 /* reply.c: _borrow leaves the caller's reference alone, _steal drops it. */
 enum MHD_Result reply_json_borrow(struct MHD_Connection *c, struct request *r,
 				  unsigned int status, const json_t *json);
@@ -108,6 +111,16 @@ enum MHD_Result api_start_put(struct MHD_Connection *c, struct request *r,
 			      const char *url);
 enum MHD_Result metrics_get(struct MHD_Connection *c, struct request *r,
 			    const char *url);
+
+/* The pure parsers behind the handlers (fuzzed in tests/fuzz/). */
+int config_parse(const char *text, size_t len, struct knob_set *s,
+		 char *field, size_t fsize, char *err);
+int start_parse(const char *text, size_t len, bool *on, char *err,
+		size_t size);
+int nat_parse_num(const char *s, long def, long *v);
+int nat_parse_client(const char *s, bool port_needed, struct in_addr *ip,
+		     unsigned int *port);
+int nat_parse_proto(const char *s, int *proto);
 
 /* supervise.c */
 struct relay_status {

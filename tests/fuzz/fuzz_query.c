@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The small parsers of request data: the NAT query (offset, limit, proto,
+ * client), the Host and Content-Type headers, and the knob grammar of the
+ * configuration file. The first byte picks one; the rest is its input.
+ * knob_check's output must be canonical: checking it again gives itself.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "webadmin.h"
+
+struct webadmin wa;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	snprintf(wa.listen_host, sizeof(wa.listen_host), "0.0.0.0");
+	wa.port = 8080;
+	wa.listen.sin_family = AF_INET;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char out[KNOB_VAL_MAX], again[KNOB_VAL_MAX], err[KNOB_ERR_MAX], *s;
+	unsigned int port;
+	struct in_addr ip;
+	int proto, k;
+	long v;
+
+	if (size < 1)
+		return 0;
+	s = strndup((const char *)data + 1, size - 1);
+	if (!s)
+		return 0;
+	switch (data[0] % 8) {
+	case 0:
+		if (nat_parse_num(s, 1000, &v) == 0)
+			assert(v >= 0 && v <= 4194304);
+		break;
+	case 1:
+	case 2:
+		if (nat_parse_client(s, data[0] % 8 == 2, &ip, &port) == 0)
+			assert(port <= 65535);
+		break;
+	case 3:
+		if (nat_parse_proto(s, &proto) == 0)
+			assert(proto == 0 || proto == 6 || proto == 17);
+		break;
+	case 4:
+		host_header_ok(s);
+		break;
+	case 5:
+		content_type_is_json(s);
+		break;
+	default:
+		k = (data[0] >> 3) % NKNOBS;
+		if (knob_check(&knobs[k], s, out, err) == 0) {
+			assert(strlen(out) < KNOB_VAL_MAX);
+			assert(knob_check(&knobs[k], out, again, err) == 0);
+			assert(strcmp(out, again) == 0);
+		}
+	}
+	free(s);
+	return 0;
+}
