@@ -22,12 +22,14 @@
 #include "tcp_relay.h"
 
 #define CTL_IDLE	'i'
+#define TRIM_IDLE_S	5	/* spare children idle this long may go */
 
 struct child {
 	pid_t		 pid;		/* 0: free slot */
 	int		 ctl;		/* -1: leaving, to be reaped */
 	int		 busy;
 	struct in_addr	 client;	/* of the pair it relays, when busy */
+	time_t		 idle_since;	/* monotime(), when not busy */
 };
 
 static struct child	*children;
@@ -241,6 +243,7 @@ spawn(void)
 	c->pid = pid;
 	c->ctl = sv[0];
 	c->busy = 0;
+	c->idle_since = monotime();
 	nchildren++;
 	log_debug("child %d started", (int)pid);
 	return c;
@@ -297,14 +300,21 @@ pool_top_up(void)
 			break;
 }
 
-/* Let children beyond the spares go, after a burst. */
+/*
+ * Let children beyond the spares go once a burst is over: those that were
+ * not needed for TRIM_IDLE_S. Dispatch takes the first idle child, so
+ * under a steady load the last ones stay idle and the others are kept,
+ * instead of being retired and forked again every second.
+ */
 void
 pool_trim(void)
 {
+	time_t	 now = monotime();
 	int	 i, n = idle_count();
 
 	for (i = conf.max_children - 1; i >= 0 && n > conf.spares; i--) {
-		if (idle(&children[i])) {
+		if (idle(&children[i]) &&
+		    now - children[i].idle_since >= TRIM_IDLE_S) {
 			child_retire(&children[i]);
 			n--;
 		}
@@ -373,6 +383,7 @@ pool_events(const struct pollfd *pfd, int n)
 			r = recv(c->ctl, &byte, 1, MSG_DONTWAIT);
 			if (r == 1) {
 				c->busy = 0;
+				c->idle_since = monotime();
 				continue;
 			}
 			if (r == -1 && (errno == EAGAIN || errno == EINTR))

@@ -1,0 +1,346 @@
+#!/bin/bash
+# The bench's guest side (run by bench/run in one boot of the lab):
+#
+#   cli 10.0.0.1 --- relay 10.0.0.2 | 192.168.0.2 --- srv 192.168.0.10
+#
+# Every path is reachable at once, each on its own address and port:
+#
+#   path      HTTP             iperf3           DNS (fast responder)
+#   routed    192.168.0.10:80  192.168.0.10:5201 192.168.0.10:5300
+#   nft       192.168.0.2:8081 192.168.0.2:5202 192.168.0.2:5301 (DNAT, conntrack)
+#   krelay    192.168.0.2:80   192.168.0.2:5201 192.168.0.2:5300 (+ tcp_relay)
+#   haproxy   192.168.0.2:8082 192.168.0.2:5203 -
+#   socat     192.168.0.2:8083 192.168.0.2:5204 -
+#
+# The server side is HAProxy's own `http-request return` (HTTP), iperf3 and
+# bench/benchtool echo (DNS). The nftables table exists only while an nft
+# path is measured, so conntrack never sits on the other paths.
+# Raw figures go to /tmp/lab-out/bench/raw.tsv (build/lab/bench/ on the
+# host): one "key value" a line, key = work.path.metric, one line per run.
+#
+# BENCH_REPS (runs per figure, default 3), BENCH_DUR (seconds per run,
+# default 4), BENCH_ONLY (comma list of udp,bulk,conn,mem,scale,profile).
+
+. "$(dirname "$0")/../tests/lib.sh"
+
+REPS=${BENCH_REPS:-3}
+DUR=${BENCH_DUR:-4}
+ONLY=${BENCH_ONLY:-udp,bulk,conn,mem,scale}
+OUT=/tmp/lab-out/bench
+T=/tmp/bench
+RELAY=192.168.0.2
+REAL=192.168.0.10
+BT=$TH_TOP/bench/benchtool
+mkdir -p "$OUT" "$T"
+rm -f "$OUT"/raw.tsv "$OUT"/*.txt "$OUT"/*.log
+RAW=$OUT/raw.tsv
+
+rec() { printf '%s %s\n' "$1" "$2" >> "$RAW"; }
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
+say() { echo "lab: bench: $*"; }
+
+declare -A HTTP=([routed]=$REAL:80 [nft]=$RELAY:8081 [krelay]=$RELAY:80
+	[haproxy]=$RELAY:8082 [socat]=$RELAY:8083)
+declare -A BULK=([routed]=$REAL:5201 [nft]=$RELAY:5202 [krelay]=$RELAY:5201
+	[haproxy]=$RELAY:5203 [socat]=$RELAY:5204)
+declare -A DNS=([routed]=$REAL:5300 [nft]=$RELAY:5301 [krelay]=$RELAY:5300)
+TCP_PATHS="routed nft krelay haproxy socat"
+UDP_PATHS="routed nft krelay"
+
+# ---- set-up
+
+setup() {
+	local h
+	ulimit -n 65536
+	for h in cli srv; do
+		ip netns exec $h sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+		ip netns exec $h sysctl -qw net.ipv4.tcp_tw_reuse=1
+		ip netns exec $h sysctl -qw net.core.somaxconn=4096
+	done
+	sysctl -qw net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=4096
+
+	th_krelay_load start=1 || { say "insmod failed"; return 1; }
+	th_set tcp_ports 53,80,5201
+	th_set udp_ports 53,5300,5399
+
+	cat > "$T/srv.cfg" <<EOC
+global
+	maxconn 20000
+defaults
+	mode http
+	timeout connect 5s
+	timeout client 120s
+	timeout server 120s
+	timeout http-request 120s
+frontend www
+	bind $REAL:80
+	http-request return status 200 content-type text/plain string "bench ok\n"
+EOC
+	srv haproxy -D -f "$T/srv.cfg" -p "$T/srv-haproxy.pid" 2>"$OUT/srv-haproxy.log"
+	srv iperf3 -s -B $REAL -p 5201 -D --logfile "$T/iperf3.log"
+	srv "$BT" echo $REAL 5300 2>"$OUT/echo.log" &
+	# nbthread 2: as an operator would on a two-core relay.
+	cat > "$T/relay.cfg" <<EOC
+global
+	maxconn 20000
+	nbthread 2
+	tune.maxaccept 64
+defaults
+	mode tcp
+	option splice-auto
+	timeout connect 5s
+	timeout client 120s
+	timeout server 120s
+listen http
+	bind $RELAY:8082
+	server s $REAL:80
+listen bulk
+	bind $RELAY:5203
+	server s $REAL:5201
+EOC
+	haproxy -D -f "$T/relay.cfg" -p "$T/relay-haproxy.pid" 2>"$OUT/relay-haproxy.log"
+	socat TCP-LISTEN:8083,bind=$RELAY,fork,reuseaddr,backlog=4096 TCP:$REAL:80 &
+	SOCAT_PIDS=$!
+	socat TCP-LISTEN:5204,bind=$RELAY,fork,reuseaddr TCP:$REAL:5201 &
+	SOCAT_PIDS="$SOCAT_PIDS $!"
+	tcp_relay_start "$TH_TOP/tcp_relay/tcp_relay"
+	for p in $RELAY:8082 $RELAY:5203 $RELAY:8083 $RELAY:5204 0.0.0.0:16000; do
+		th_wait_port tcp "${p%:*}" "${p#*:}" || say "nothing listens on $p"
+	done
+	th_wait_until 10 srv sh -c "ss -Hlnt 'src $REAL:80' | grep -q ." || say "srv HTTP not up"
+	th_wait_until 10 srv sh -c "ss -Hlnu 'src $REAL:5300' | grep -q ." || say "srv echo not up"
+	th_wait_until 10 srv sh -c "ss -Hlnt 'sport = :5201' | grep -q ." || say "srv iperf3 not up"
+}
+
+# tcp_relay_start BINARY: (re)start tcp_relay as an operator would, with
+# room for the 1,000 connections of the scale run.
+tcp_relay_start() {
+	[ -s "$T/tcp_relay.pid" ] && th_kill_wait "$(cat "$T/tcp_relay.pid")"
+	rm -f "$T/tcp_relay.pid"
+	"$1" -f -n 8 -m 1500 -c 2000 -P "$T/tcp_relay.pid" 2>>"$OUT/tcp_relay.log" &
+	th_wait_until 10 test -s "$T/tcp_relay.pid" || say "tcp_relay did not start"
+	th_wait_port tcp 0.0.0.0 16000 || say "tcp_relay does not listen"
+}
+
+nft_up() {
+	nft -f - <<EOC
+table ip bench {
+	chain pre {
+		type nat hook prerouting priority dstnat;
+		ip daddr $RELAY tcp dport 8081 dnat to $REAL:80
+		ip daddr $RELAY tcp dport 5202 dnat to $REAL:5201
+		ip daddr $RELAY udp dport 5301 dnat to $REAL:5300
+	}
+}
+EOC
+}
+nft_down() { nft delete table ip bench 2>/dev/null; true; }
+
+# Before and after each path: nft only for its own runs; the NAT table
+# emptied so that no krelay flow can match another path's packets.
+path_begin() { [ "$1" = nft ] && nft_up; echo flush > $TH_PROC/nat; }
+path_end() { [ "$1" = nft ] && nft_down; echo flush > $TH_PROC/nat; sleep 0.2; }
+
+# ---- work
+
+passive_opens() { srv awk '/^Tcp:/ { if (h) print $7; h = 1 }' /proc/net/snmp; }
+
+# dns_run PATH [KEY]: dnsperf for DUR s; qps and latency percentiles.
+dns_run() {
+	local p=$1 k=${2:-udp.$1} a=${DNS[$1]} f=$T/dnsperf.out lat
+	cli dnsperf -s "${a%:*}" -p "${a#*:}" -d "$T/queries" -l "$DUR" -c 4 -q 32 -v \
+		> "$f" 2>&1
+	rec "$k.qps" "$(awk '/Queries per second/ { print $4 }' "$f")"
+	rec "$k.lost" "$(awk '/Queries lost/ { print $3 }' "$f")"
+	grep '^> NOERROR' "$f" | awk '{ print $NF * 1000 }' | sort -n > "$T/lat"
+	lat=$(wc -l < "$T/lat")
+	rec "$k.p50_ms" "$(sed -n "$(( (lat + 1) / 2 ))p" "$T/lat")"
+	rec "$k.p99_ms" "$(sed -n "$(( (lat * 99 + 99) / 100 ))p" "$T/lat")"
+}
+
+bulk_run() {
+	local p=$1 n=$2 a=${BULK[$1]} f=$T/iperf.json
+	cli iperf3 -c "${a%:*}" -p "${a#*:}" -t "$DUR" -O 1 -P "$n" -J > "$f" 2>&1
+	rec "bulk$n.$p.mbps" "$(jq '.end.sum_received.bits_per_second / 1e6 | floor' "$f" 2>/dev/null)"
+}
+
+conn_run() {
+	local p=$1 c=$2 k=${3:-conn$2.$1} a=${HTTP[$1]} f=$T/wrk.out
+	local before after reqs ins0 forks0 cpu0
+	before=$(passive_opens)
+	ins0=$(th_stat insert)
+	forks0=$(awk '$1 == "processes" { print $2 }' /proc/stat)
+	cpu0=$(cpu_ticks)
+	cli wrk -t 2 -c "$c" -d "${DUR}s" --latency -H "Connection: close" \
+		"http://$a/" > "$f" 2>&1
+	after=$(passive_opens)
+	rec "$k.cpu_busy_pct" "$(cpu_busy "$cpu0" "$(cpu_ticks)")"
+	rec "$k.forks" "$(( $(awk '$1 == "processes" { print $2 }' /proc/stat) - forks0 ))"
+	reqs=$(awk '/requests in/ { print $1 }' "$f")
+	rec "$k.cps" "$(awk '/Requests\/sec/ { print $2 }' "$f")"
+	rec "$k.p50_ms" "$(awk '$1 == "50%" { print $2 }' "$f" | to_ms)"
+	rec "$k.p99_ms" "$(awk '$1 == "99%" { print $2 }' "$f" | to_ms)"
+	rec "$k.requests" "$reqs"
+	rec "$k.accepts" "$((after - before))"
+	rec "$k.errors" "$(awk '/Socket errors|Non-2xx/ { s = s $0 "; " } END { print s ? "\"" s "\"" : 0 }' "$f" | tr ' ' '_')"
+	[ "$p" = krelay ] && rec "$k.nat_inserts" "$(( $(th_stat insert) - ins0 ))"
+	cp "$f" "$OUT/wrk-$k.txt"
+}
+
+# cpu_ticks: "busy total" jiffies of all CPUs; cpu_busy A B: busy % between.
+cpu_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+cpu_busy() {
+	# shellcheck disable=SC2206
+	local a=($1) b=($2)
+	echo $(( (b[0] - a[0]) * 100 / (b[1] - a[1] + 1) ))
+}
+
+# wrk prints 1.23ms, 456.00us, 1.02s
+to_ms() {
+	sed -E 's/([0-9.]+)us$/\1 0.001/; s/([0-9.]+)ms$/\1 1/; s/([0-9.]+)s$/\1 1000/' |
+		awk 'NF == 2 { printf "%.3f\n", $1 * $2 }'
+}
+
+# ---- memory
+
+private_kb() {	# PID...: Private_Clean + Private_Dirty, summed
+	local p
+	for p in "$@"; do cat "/proc/$p/smaps_rollup" 2>/dev/null; done |
+		awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s + 0 }'
+}
+tcp_relay_children() { pgrep -P "$(cat "$T/tcp_relay.pid")" | tr '\n' ' '; }
+
+mem() {
+	local n=200 pid hp kb0 kb1 conn p a
+	rec mem.krelay.flow_objsize "$(awk '$1 == "krelay_flow" { print $4 }' /proc/slabinfo)"
+	nft_up
+	cli bash -c "exec 3<>/dev/tcp/$RELAY/8081; sleep 0.5"
+	rec mem.nft.conntrack_objsize "$(awk '$1 == "nf_conntrack" { print $4 }' /proc/slabinfo)"
+	nft_down
+	pid=$(cat "$T/tcp_relay.pid")
+	rec mem.tcp_relay.parent_private_kb "$(private_kb "$pid")"
+	# shellcheck disable=SC2046
+	kb0=$(private_kb $(tcp_relay_children))
+	cli "$BT" hold $RELAY 80 $n 8 >/dev/null &
+	sleep 6
+	conn=$(tcp_relay_children)
+	# shellcheck disable=SC2086
+	kb1=$(private_kb $conn)
+	rec mem.tcp_relay.children "$(echo $conn | wc -w)"
+	rec mem.tcp_relay.private_bytes_per_conn "$(( (kb1 - kb0) * 1024 / n ))"
+	wait $!
+	hp=$(cat "$T/relay-haproxy.pid")
+	kb0=$(private_kb "$hp")
+	cli "$BT" hold $RELAY 8082 $n 6 >/dev/null &
+	sleep 5
+	kb1=$(private_kb "$hp")
+	rec mem.haproxy.private_bytes_per_conn "$(( (kb1 - kb0) * 1024 / n ))"
+	wait $!
+	# The whole guest's memory per held connection (client, relay and
+	# server sockets, processes and NAT state included).
+	for p in $TCP_PATHS; do
+		path_begin "$p"
+		sleep 1
+		kb0=$(mem_used_kb)
+		a=${HTTP[$p]}
+		cli "$BT" hold "${a%:*}" "${a#*:}" $n 6 >/dev/null &
+		sleep 5
+		kb1=$(mem_used_kb)
+		wait $!
+		rec "mem.$p.system_bytes_per_conn" "$(( (kb1 - kb0) * 1024 / n ))"
+		path_end "$p"
+	done
+}
+mem_used_kb() { awk '/^MemTotal/ { t = $2 } /^MemAvailable/ { a = $2 } END { print t - a }' /proc/meminfo; }
+
+# ---- scale
+
+scale() {
+	local i n held
+	th_set udp_timeout 600
+	for n in 1000 60000; do
+		echo flush > $TH_PROC/nat
+		cli "$BT" fill $RELAY 5399 "$n" 2000 > /dev/null
+		rec "scale.entries$n.entries" "$(th_stat entries_udp)"
+		for i in $(seq "$REPS"); do dns_run krelay "scale.entries$n"; done
+	done
+	echo flush > $TH_PROC/nat
+	th_set udp_timeout 30
+	# 1,000 concurrent relayed connections: all opened, all reach the server.
+	cli "$BT" hold $RELAY 80 1000 15 > "$T/held" &
+	th_wait_until 60 test -s "$T/held"
+	sleep 2
+	held=$(srv ss -Htn state established "( sport = :80 )" | wc -l)
+	rec scale.conn1000.opened "$(cat "$T/held")"
+	rec scale.conn1000.at_server "$held"
+	rec scale.conn1000.nat_tcp "$(th_stat entries_tcp)"
+	rec scale.conn1000.children "$(tcp_relay_children | wc -w)"
+	wait $!
+}
+
+# ---- main
+
+say "setting up"
+setup
+printf 'test.lab A\n' > "$T/queries"
+rec meta.kernel "$(uname -r)"
+rec meta.cpu "\"$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)\""
+rec meta.ncpu "$(nproc)"
+rec meta.reps "$REPS"
+rec meta.dur "$DUR"
+for i in $(seq "$REPS"); do
+	if want udp; then
+		say "UDP run $i"
+		for p in $UDP_PATHS; do path_begin $p; dns_run $p; path_end $p; done
+	fi
+	if want bulk; then
+		say "bulk run $i"
+		for n in 1 8; do
+			for p in $TCP_PATHS; do path_begin $p; bulk_run $p $n; path_end $p; done
+		done
+	fi
+	if want conn; then
+		say "conn/s run $i"
+		for c in 32 256; do
+			for p in $TCP_PATHS; do path_begin $p; conn_run $p $c; path_end $p; done
+		done
+	fi
+done
+want mem && { say "memory"; mem; }
+want scale && { say "scale"; scale; }
+if want profile; then
+	# krelay's connections/s with BENCH_BEFORE (an earlier tcp_relay
+	# binary) and then the current one, each profiled once with perf.
+	say "profile"
+	# BENCH_NEXT: a candidate binary, measured after the current one.
+	for v in before after next; do
+		case $v in
+		before) bin=${BENCH_BEFORE:-} ;;
+		after) bin=$TH_TOP/tcp_relay/tcp_relay ;;
+		next) bin=${BENCH_NEXT:-$TH_TOP/build/bench/tcp_relay.next} ;;
+		esac
+		[ -x "$bin" ] || continue
+		tcp_relay_start "$bin"
+		for c in 32 256; do
+			for i in 1 2; do
+				path_begin krelay
+				conn_run krelay $c "profile.$v.conn$c"
+				path_end krelay
+			done
+		done
+		path_begin krelay
+		perf record -e cpu-clock -a -o "$T/perf.data" -- sleep $((DUR + 1)) 2>/dev/null &
+		sleep 0.5
+		conn_run krelay 32 "profile.$v.perf"
+		wait $!
+		path_end krelay
+		perf report -i "$T/perf.data" --sort comm --stdio 2>/dev/null |
+			grep -v '^#' | grep . | head -30 > "$OUT/perf-$v-comm.txt"
+		perf report -i "$T/perf.data" --sort dso,sym --stdio 2>/dev/null |
+			grep -v '^#' | grep . | head -60 > "$OUT/perf-$v-sym.txt"
+		perf report -i "$T/perf.data" --comm tcp_relay --sort pid,sym --stdio \
+			2>/dev/null | grep -v '^#' | grep . | head -60 > "$OUT/perf-$v-tcp_relay.txt"
+	done
+fi
+cat /proc/krelay/stats > "$OUT/krelay-stats.txt"
+say "done"

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Turn the raw figures of bench/lab.sh (build/lab/bench/raw.tsv) into a
+dated Markdown report in bench/results/ and print its summary table.
+
+    bench/report.py RAW_TSV RESULTS_DIR
+"""
+import collections
+import datetime
+import os
+import platform
+import statistics
+import sys
+
+PATHS = ["routed", "nft", "krelay", "haproxy", "socat"]
+NAMES = {"routed": "routed", "nft": "nftables DNAT", "krelay": "krelay",
+         "haproxy": "HAProxy", "socat": "socat"}
+KEEPS = {"routed": "yes", "nft": "yes", "krelay": "yes",
+         "haproxy": "no", "socat": "no"}
+
+
+def load(path):
+    runs = collections.defaultdict(list)
+    for line in open(path):
+        key, _, val = line.rstrip("\n").partition(" ")
+        runs[key].append(val.strip('"'))
+    return runs
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def median(runs, key):
+    vals = [x for x in (num(v) for v in runs.get(key, [])) if x is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if abs(v) >= 100:
+        s = "%.0f" % v
+    elif abs(v) >= 10:
+        s = "%.1f" % v
+    else:
+        s = "%.2f" % v
+    return s + unit
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def rows(runs):
+    """(work, unit, higher_is_better, {path: median}) per line."""
+    out = []
+    for work, unit, metric, paths in [
+        ("UDP DNS queries/s", "q/s", "udp.%s.qps", ["routed", "nft", "krelay"]),
+        ("TCP bulk, 1 stream", "Mbit/s", "bulk1.%s.mbps", PATHS),
+        ("TCP bulk, 8 streams", "Mbit/s", "bulk8.%s.mbps", PATHS),
+        ("HTTP conn/s, 32 concurrent", "conn/s", "conn32.%s.cps", PATHS),
+        ("HTTP conn/s, 256 concurrent", "conn/s", "conn256.%s.cps", PATHS),
+    ]:
+        out.append((work, unit, metric,
+                    {p: median(runs, metric % p) for p in paths}))
+    return out
+
+
+def summary(runs):
+    lines = ["| work | routed | krelay | krelay / routed | best alternative "
+             "| krelay / best alt. |", "|---|---|---|---|---|---|"]
+    for work, unit, _, vals in rows(runs):
+        alts = {p: v for p, v in vals.items()
+                if p not in ("routed", "krelay") and v is not None}
+        best = max(alts, key=alts.get) if alts else None
+        lines.append("| %s (%s) | %s | %s | %s | %s | %s |" % (
+            work, unit, fmt(vals.get("routed")), fmt(vals.get("krelay")),
+            fmt(ratio(vals.get("krelay"), vals.get("routed"))),
+            "%s %s" % (NAMES[best], fmt(alts[best])) if best else "-",
+            fmt(ratio(vals.get("krelay"), alts.get(best)))))
+    return "\n".join(lines)
+
+
+def detail(runs):
+    out = []
+    for work, unit, metric, vals in rows(runs):
+        out.append("### %s (%s, median of %d)\n" % (
+            work, unit, len(runs.get(metric % "routed", []))))
+        lat = metric.rsplit(".", 1)[0]
+        haslat = not metric.startswith("bulk")
+        head = "| path | client address kept | %s | ratio to routed | runs |" % unit
+        sep = "|---|---|---|---|---|"
+        if haslat:
+            head += " p50 ms | p99 ms |"
+            sep += "---|---|"
+        if metric.startswith("conn"):
+            head += " requests / accepts at the server |"
+            sep += "---|"
+        out += [head, sep]
+        for p, v in vals.items():
+            line = "| %s | %s | %s | %s | %s |" % (
+                NAMES[p], KEEPS[p], fmt(v), fmt(ratio(v, vals.get("routed"))),
+                ", ".join(runs.get(metric % p, [])))
+            if haslat:
+                line += " %s | %s |" % (fmt(median(runs, (lat % p) + ".p50_ms")),
+                                         fmt(median(runs, (lat % p) + ".p99_ms")))
+            if metric.startswith("conn"):
+                rq = sum(num(x) or 0 for x in runs.get((lat % p) + ".requests", []))
+                ac = sum(num(x) or 0 for x in runs.get((lat % p) + ".accepts", []))
+                line += " %d / %d%s |" % (rq, ac, "" if ac >= rq else
+                                           " **fewer accepts than requests: "
+                                           "connections were reused**")
+            out.append(line)
+        out.append("")
+    return "\n".join(out)
+
+
+def memory(runs):
+    g = lambda k: runs.get(k, ["-"])[-1]
+    return "\n".join([
+        "| what | bytes |", "|---|---|",
+        "| krelay NAT entry (slab object, `krelay_flow`) | %s |" % g("mem.krelay.flow_objsize"),
+        "| conntrack entry (slab object, `nf_conntrack`) | %s |" % g("mem.nft.conntrack_objsize"),
+        "| tcp_relay private memory per relayed connection (children) | %s |" % g("mem.tcp_relay.private_bytes_per_conn"),
+        "| tcp_relay parent, private | %s |" % fmt((num(g("mem.tcp_relay.parent_private_kb")) or 0) * 1024),
+        "| HAProxy private memory per connection | %s |" % g("mem.haproxy.private_bytes_per_conn"),
+        "", "The whole guest's memory per held idle connection (MemTotal - "
+        "MemAvailable, 200 connections; client and server ends included):", "",
+        "| path | bytes per connection |", "|---|---|"] + [
+        "| %s | %s |" % (NAMES[p], g("mem.%s.system_bytes_per_conn" % p)) for p in PATHS])
+
+
+def scale(runs):
+    lines = ["| NAT entries | entries present | krelay UDP q/s | p50 ms | p99 ms |",
+             "|---|---|---|---|---|"]
+    for n in (1000, 60000):
+        k = "scale.entries%d" % n
+        lines.append("| %d | %s | %s | %s | %s |" % (
+            n, runs.get(k + ".entries", ["-"])[-1], fmt(median(runs, k + ".qps")),
+            fmt(median(runs, k + ".p50_ms")), fmt(median(runs, k + ".p99_ms"))))
+    g = lambda k: runs.get("scale.conn1000." + k, ["-"])[-1]
+    lines += ["", "1,000 concurrent relayed connections: %s opened, %s established "
+              "at the server, %s TCP NAT entries, %s tcp_relay children." % (
+                  g("opened"), g("at_server"), g("nat_tcp"), g("children"))]
+    return "\n".join(lines)
+
+
+def profile(runs):
+    """krelay conn/s with an earlier tcp_relay and the current one."""
+    if not any(k.startswith("profile.") for k in runs):
+        return ""
+    lines = ["## tcp_relay before and after", "",
+             "| tcp_relay | conn/s, 32 | conn/s, 256 | p50 ms, 32 | p99 ms, 32 "
+             "| forks per 1,000 connections (32) |", "|---|---|---|---|---|---|"]
+    for v in ("before", "after", "next"):
+        if not runs.get("profile.%s.conn32.cps" % v):
+            continue
+        k = "profile.%s.conn" % v
+        cps = median(runs, k + "32.cps")
+        forks = median(runs, k + "32.forks")
+        reqs = median(runs, k + "32.requests")
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            v, fmt(cps), fmt(median(runs, k + "256.cps")),
+            fmt(median(runs, k + "32.p50_ms")), fmt(median(runs, k + "32.p99_ms")),
+            fmt(1000 * forks / reqs if forks is not None and reqs else None)))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    raw, resdir = sys.argv[1], sys.argv[2]
+    runs = load(raw)
+    now = datetime.datetime.utcnow()
+    meta = lambda k: runs.get("meta." + k, ["?"])[-1]
+    table = summary(runs)
+    rep = ["# krelay bench, %s UTC" % now.strftime("%Y-%m-%d %H:%M"), "",
+           "Guest kernel %s under QEMU TCG (software emulation, %s vCPUs, "
+           "slub_debug on) on %s (%s); host kernel %s. Each figure is the median "
+           "of %s runs of %s s. Under emulation absolute numbers mean little: "
+           "read the ratios, all taken in the same boot on the same topology." % (
+               meta("kernel"), meta("ncpu"), platform.node(), meta("cpu"),
+               platform.release(), meta("reps"), meta("dur")), "",
+           "Client address seen by the server: kept by routing, nftables DNAT "
+           "and krelay; HAProxy and socat connect from the relay's own address.",
+           "", "## Summary", "", table, "", "## Details", "", detail(runs),
+           "## Memory", "", memory(runs), "", "## Scale", "", scale(runs), "", profile(runs)]
+    os.makedirs(resdir, exist_ok=True)
+    path = os.path.join(resdir, now.strftime("%Y-%m-%d-%H%M") + ".md")
+    with open(path, "w") as f:
+        f.write("\n".join(rep))
+    print(table)
+    print("\nbench: report in %s" % path)
+
+
+if __name__ == "__main__":
+    main()
