@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * krelayctl: the operator's command line for krelay, as conntrack(8) and
+ * ipvsadm(8) are for theirs. It reads and writes /proc/krelay and the
+ * module's parameters only; the directories come from the environment so
+ * that it can be tried without the module.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "krelayctl.h"
+
+const char *proc_dir, *param_dir;
+bool json_out;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: krelayctl [-hj] COMMAND [ARGS...]\n"
+"  list [proto tcp|udp] [state STATE] [client ADDR[:PORT]]\n"
+"       [server ADDR[:PORT]] [limit N]   the NAT table\n"
+"  stats                                 the counters\n"
+"  get [KNOB...]                         settings, as `name = value`\n"
+"  set KNOB=VALUE...                     change settings (all or none)\n"
+"  apply [-s] FILE                       apply a configuration file\n"
+"                                        (-s: then start, unless it says\n"
+"                                        start = 0)\n"
+"  start, stop                           register or unregister the hooks\n"
+"                                        (stop cuts relayed connections)\n"
+"  flush                                 empty the NAT table\n"
+"  delete tcp|udp CLIENT_ADDR:PORT       remove one flow\n"
+"options:\n"
+"  -j, --json  JSON output\n"
+"  -h, --help  this help\n"
+"knobs: gport real_ip tcp_ports udp_ports max_entries udp_timeout\n"
+"  udp_stream_timeout tcp_timeout_established tcp_timeout_close\n"
+"  interfaces start\n"
+"exit status: 0 success, 1 failure, 2 usage or input error\n"
+"environment: KRELAY_PROC_DIR (/proc/krelay), KRELAY_PARAM_DIR\n"
+"  (/sys/module/krelay/parameters)\n");
+}
+
+void warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("krelayctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+/* Read a one-value file into buf without its trailing newline. */
+int kread_file(const char *dir, const char *name, char *buf, size_t size)
+{
+	char path[4096];
+	ssize_t n;
+	int fd, err;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+int kread(const struct knob *k, char *buf, size_t size)
+{
+	int err = kread_file(k->param ? param_dir : proc_dir, k->name, buf,
+			     size);
+
+	/* A bool parameter reads as Y/N or 1/0. */
+	if (!err && k->type == KNOB_BOOL)
+		snprintf(buf, size, "%d", !strcmp(buf, "Y") || !strcmp(buf, "1"));
+	return err;
+}
+
+/* Write "val\n" with one write(), as the kernel wants it. */
+int kwrite_file(const char *dir, const char *name, const char *val)
+{
+	char path[4096], line[VAL_MAX + 2];
+	ssize_t n;
+	int fd, err, len;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	len = snprintf(line, sizeof(line), "%s\n", val);
+	if (len < 0 || (size_t)len >= sizeof(line))
+		return -E2BIG;
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, line, len);
+	err = n < 0 ? errno : EIO;
+	if (close(fd) < 0 && n == len)
+		return -errno;
+	return n == len ? 0 : -err;
+}
+
+/* 0 when the module's proc directory is there, else a message and -1. */
+int module_check(void)
+{
+	struct stat st;
+
+	if (stat(proc_dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	warnx("krelay is not loaded (no %s): modprobe krelay", proc_dir);
+	return -1;
+}
+
+void json_print(json_t *j)
+{
+	if (!j) {
+		warnx("out of memory");
+		exit(EXIT_FAIL);
+	}
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(j);
+}
+
+static int no_args(const char *cmd, int argc)
+{
+	if (argc == 0)
+		return 0;
+	warnx("%s takes no arguments", cmd);
+	return -1;
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cmd;
+	int ch;
+
+	/* Options stop at the command: its own arguments may start with '-'. */
+	while ((ch = getopt_long(argc, argv, "+hj", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'j':
+			json_out = true;
+			break;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		warnx("a command is needed");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	proc_dir = env_or("KRELAY_PROC_DIR", "/proc/krelay");
+	param_dir = env_or("KRELAY_PARAM_DIR", "/sys/module/krelay/parameters");
+	cmd = argv[0];
+	argc--;
+	argv++;
+
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc, argv);
+	if (!strcmp(cmd, "stats"))
+		return no_args(cmd, argc) ? EXIT_USAGE : cmd_stats(argc, argv);
+	if (!strcmp(cmd, "get"))
+		return cmd_get(argc, argv);
+	if (!strcmp(cmd, "set"))
+		return cmd_set(argc, argv);
+	if (!strcmp(cmd, "apply"))
+		return cmd_apply(argc, argv);
+	if (!strcmp(cmd, "start") || !strcmp(cmd, "stop"))
+		return no_args(cmd, argc) ? EXIT_USAGE :
+					    cmd_start(!strcmp(cmd, "start"));
+	if (!strcmp(cmd, "flush"))
+		return no_args(cmd, argc) ? EXIT_USAGE : cmd_flush(argc, argv);
+	if (!strcmp(cmd, "delete"))
+		return cmd_delete(argc, argv);
+	if (!strcmp(cmd, "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	warnx("unknown command \"%s\" (krelayctl -h lists them)", cmd);
+	return EXIT_USAGE;
+}
