@@ -3,7 +3,15 @@
 
 KVER ?= 6.1.0-56-amd64
 KDIR ?= /lib/modules/$(KVER)/build
-PROGS = tcp_relay webadmin tests
+PROGS = tcp_relay webadmin krelayctl tests tests/fuzz
+# Installation (make install [DESTDIR=...] [PREFIX=...]): see install below.
+VERSION ?= 0.1
+PREFIX ?= /usr/local
+SBINDIR = $(PREFIX)/sbin
+WWWDIR = $(PREFIX)/share/krelay/www
+MANDIR = $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DKMSDIR = /usr/src/krelay-$(VERSION)
 export KVER KDIR V
 
 ifeq ($(V),1)
@@ -15,18 +23,24 @@ endif
 
 # Kernel-facing suites, run in one boot of the lab.
 LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test.sh \
-	krelay_tcp_test.sh webadmin_test.sh
+	krelay_tcp_test.sh webadmin_test.sh krelayctl_test.sh kfuzz_test.sh
 # Suites that run on the host.
-HOST_SUITES ?= $(wildcard tests/tcp_relay_test.sh tests/webadmin_host_test.sh)
+HOST_SUITES ?= $(wildcard tests/tcp_relay_test.sh tests/webadmin_host_test.sh \
+	tests/webadmin_fuzz_test.sh tests/install_test.sh)
 
 all: module progs
 
 module:
 	$(Q)$(MAKE) -C krelay
 
+# webadmin's default www directory follows PREFIX (rebuilt when it changes).
 progs:
+	$(Q)mkdir -p build; echo '$(WWWDIR)' > build/www-dir.new; \
+		if cmp -s build/www-dir.new build/www-dir; then rm build/www-dir.new; \
+		else mv build/www-dir.new build/www-dir; rm -f webadmin/*.o; fi
 	$(Q)set -e; for d in $(PROGS); do \
-		[ -f $$d/Makefile ] || continue; $(MAKE) -C $$d; done
+		[ -f $$d/Makefile ] || continue; \
+		CPPFLAGS='-DWWW_DEFAULT=\"$(WWWDIR)\"' $(MAKE) -C $$d; done
 
 deps:
 	$(Q)sh scripts/deps.sh
@@ -49,13 +63,50 @@ check-host:
 check-lab:
 	$(Q)tests/lab/run $(LAB_SUITES)
 
+# webadmin's libFuzzer targets, SOAK_TIME seconds each (default 600).
+fuzz:
+	$(Q)$(MAKE) -C tests/fuzz fuzz
+
 # webadmin under valgrind with the real module (slow: not part of check).
 check-valgrind: all
 	$(Q)tests/lab/run webadmin_valgrind_test.sh
 
+# The fault, abuse and load suites at full scale (check runs them reduced).
+check-stress: all
+	$(Q)LAB_APPEND="$(LAB_APPEND) STRESS_SCALE=full" \
+		tests/lab/run kfuzz_test.sh stress_test.sh
+
 # A real browser against the dashboard in the lab (boots its own guest).
 check-dashboard:
 	$(Q)bash tests/dashboard_test.sh
+
+# Every kernel-facing suite on the debug kernel (KASAN, lockdep, kmemleak,
+# DEBUG_ATOMIC_SLEEP; built once per machine by scripts/debug-kernel.sh,
+# the better part of an hour) and on Debian's PREEMPT_RT kernel. Slow: not
+# part of check. Leaves the module built for KVER again.
+RT_KVER ?= 6.1.0-56-rt-amd64
+DEBUG_SUITES ?= $(LAB_SUITES)
+check-debug:
+	$(Q)sh scripts/deps.sh debug
+	$(Q)$(MAKE) all WERROR=1
+	$(Q)set -e; d=$$(scripts/debug-kernel.sh); r=$$(cat $$d/release); \
+		$(MAKE) -C krelay clean; $(MAKE) module KDIR=$$d/build; \
+		echo "== debug kernel $$r"; \
+		KVER=$$r LAB_KERNEL=$$d/vmlinuz LAB_MODDIR=$$d/lib/modules/$$r \
+		LAB_TIMEOUT=$${LAB_TIMEOUT:-5400} tests/lab/run $(DEBUG_SUITES)
+	$(Q)$(MAKE) -C krelay clean
+	$(Q)$(MAKE) module KVER=$(RT_KVER) KDIR=/lib/modules/$(RT_KVER)/build
+	$(Q)echo "== PREEMPT_RT kernel $(RT_KVER)"
+	$(Q)KVER=$(RT_KVER) LAB_TIMEOUT=$${LAB_TIMEOUT:-3600} tests/lab/run $(DEBUG_SUITES)
+	$(Q)$(MAKE) -C krelay clean
+	$(Q)$(MAKE) module
+
+# krelay against routing, nftables DNAT, HAProxy and socat in one lab boot;
+# the report lands in bench/results/.
+bench: all
+	$(Q)sh scripts/deps.sh bench
+	$(Q)$(MAKE) -C bench
+	$(Q)bench/run
 
 lab: deps all
 	$(Q)tests/lab/run --shell
@@ -65,8 +116,58 @@ clean:
 	$(Q)for d in $(PROGS); do \
 		[ -f $$d/Makefile ] && $(MAKE) -C $$d clean; done; true
 
-install: all
-	$(Q)$(MAKE) -C krelay install
+# Programs, dashboard, man pages and systemd units under PREFIX; the module
+# as a DKMS source tree in /usr/src (added to DKMS, which builds it for each
+# kernel, when DESTDIR is empty); /etc/krelay/krelay.conf (an existing one
+# is kept) and the ip_forward sysctl drop-in. uninstall removes all of it
+# but a krelay.conf that differs from the sample.
+KSRC = krelay/Kbuild $(filter-out %.mod.c,$(wildcard krelay/*.c)) $(wildcard krelay/*.h)
+UNITS = krelay.service webadmin.service
+MAN4 = man/krelay.4
+MAN8 = man/tcp_relay.8 man/webadmin.8 man/krelayctl.8
+subst = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+install: progs
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(WWWDIR) \
+		$(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DKMSDIR)/uapi \
+		$(DESTDIR)/etc/krelay $(DESTDIR)/etc/sysctl.d
+	$(Q)install -m 0755 tcp_relay/tcp_relay webadmin/webadmin \
+		krelayctl/krelayctl $(DESTDIR)$(SBINDIR)
+	$(Q)install -m 0644 www/* $(DESTDIR)$(WWWDIR)
+	$(Q)install -m 0644 $(MAN4) $(DESTDIR)$(MANDIR)/man4
+	$(Q)install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
+	$(Q)for u in $(UNITS); do $(subst) dist/$$u.in > $(DESTDIR)$(UNITDIR)/$$u; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	$(Q)install -m 0644 $(KSRC) $(DESTDIR)$(DKMSDIR)
+	$(Q)install -m 0644 krelay/uapi/krelay.h $(DESTDIR)$(DKMSDIR)/uapi
+	$(Q)$(subst) dist/dkms.conf.in > $(DESTDIR)$(DKMSDIR)/dkms.conf
+	$(Q)install -m 0644 dist/sysctl-krelay.conf $(DESTDIR)/etc/sysctl.d/60-krelay.conf
+	$(Q)[ -e $(DESTDIR)/etc/krelay/krelay.conf ] || \
+		install -m 0644 dist/krelay.conf $(DESTDIR)/etc/krelay/krelay.conf
+	$(Q)if [ -z "$(DESTDIR)" ] && command -v dkms >/dev/null; then \
+		dkms add krelay/$(VERSION) || true; \
+		dkms install krelay/$(VERSION) || \
+			echo "install: dkms could not build krelay for $$(uname -r)" >&2; \
+		command -v systemctl >/dev/null && systemctl daemon-reload || true; \
+	fi
+
+uninstall:
+	$(Q)if [ -z "$(DESTDIR)" ] && command -v dkms >/dev/null; then \
+		dkms remove krelay/$(VERSION) --all 2>/dev/null || true; fi
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/tcp_relay $(DESTDIR)$(SBINDIR)/webadmin \
+		$(DESTDIR)$(SBINDIR)/krelayctl \
+		$(addprefix $(DESTDIR)$(MANDIR)/man4/,$(notdir $(MAN4))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(DESTDIR)/etc/sysctl.d/60-krelay.conf
+	$(Q)rm -rf $(DESTDIR)$(WWWDIR) $(DESTDIR)$(DKMSDIR)
+	$(Q)rmdir $(DESTDIR)$(PREFIX)/share/krelay 2>/dev/null || true
+	$(Q)if cmp -s dist/krelay.conf $(DESTDIR)/etc/krelay/krelay.conf; then \
+		rm -f $(DESTDIR)/etc/krelay/krelay.conf; \
+		rmdir $(DESTDIR)/etc/krelay 2>/dev/null || true; \
+	elif [ -e $(DESTDIR)/etc/krelay/krelay.conf ]; then \
+		echo "uninstall: kept $(DESTDIR)/etc/krelay/krelay.conf (changed)"; fi
 
 help:
 	@echo 'Targets:'
@@ -77,11 +178,19 @@ help:
 	@echo '  check-lab   the kernel-facing suites in the QEMU lab'
 	@echo '  check-dashboard  Chromium drives the dashboard in the lab'
 	@echo '  check-valgrind   the webadmin lab suite with webadmin under valgrind'
+	@echo '  fuzz        the webadmin libFuzzer targets, SOAK_TIME s each (600)'
+	@echo '  bench       krelay against routing, nftables, HAProxy, socat (bench/results/)'
+	@echo '  check-debug the lab suites on a KASAN/lockdep/kmemleak kernel and'
+	@echo '              on the PREEMPT_RT kernel (slow; builds the kernel once)'
+	@echo '  check-stress     kfuzz and stress suites at full scale (STRESS_SCALE=full)'
 	@echo '  lab         boot the lab with the module loaded and open a shell'
 	@echo '  deps        install build and test dependencies (Debian 12)'
-	@echo '  clean, install, help'
+	@echo '  install     programs, www, man pages, systemd units, DKMS tree,'
+	@echo '              /etc/krelay/krelay.conf (DESTDIR, PREFIX=$(PREFIX))'
+	@echo '  uninstall   remove what install put there'
+	@echo '  clean, help'
 	@echo 'Variables: KVER (kernel flavour to build for), V=1 (show commands)'
 
-.PHONY: all module progs deps check checkpatch check-host check-lab \
-	check-dashboard check-valgrind lab \
-	clean install help
+.PHONY: all module progs deps check checkpatch check-host check-lab fuzz \
+	check-dashboard check-valgrind check-debug check-stress lab bench \
+	clean install uninstall help

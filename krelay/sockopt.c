@@ -25,6 +25,12 @@ static int get_table(struct sock *sk, void __user *user, int *len)
 
 	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
 		return -EPERM;
+	/*
+	 * The table is init_net's: CAP_NET_ADMIN over a namespace any user
+	 * can create must not show it.
+	 */
+	if (!net_eq(sock_net(sk), &init_net))
+		return -ENOENT;
 	if (*len < (int)sizeof(hdr))
 		return -EINVAL;
 	max = (*len - sizeof(hdr)) / sizeof(*e);

@@ -260,8 +260,11 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 			  f->client_ip, f->client_port, f->proto);
 	}
 
+	/* Counted before it is visible: a delete may follow at once. */
+	atomic_inc(proto_count(f->proto));
 	if (hash_pair(f, KRELAY_ROLE_ORIG)) {
 		kmem_cache_free(flow_cache, f);
+		atomic_dec(proto_count(orig->proto));
 		atomic_dec(&count_all);
 		krelay_count(KRELAY_STAT_INSERT_FAILED);
 		/* Lost a race for the same tuple, or a clash on the reply. */
@@ -271,10 +274,19 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 		krelay_count(KRELAY_STAT_DROP_CLASH);
 		return ERR_PTR(-EEXIST);
 	}
-	spin_lock_bh(&unreplied_lock);
-	list_add_tail(&f->unreplied, &unreplied_list);
-	spin_unlock_bh(&unreplied_lock);
-	atomic_inc(proto_count(f->proto));
+	/*
+	 * Another CPU may already have deleted the flow (flush, a reply):
+	 * only a live, unreplied flow goes on the list, or it would stay
+	 * there after it is freed.
+	 */
+	spin_lock_bh(&f->lock);
+	if (!f->dead && (f->state == KRELAY_UDP_UNREPLIED ||
+			 f->state == KRELAY_TCP_SYN_SENT)) {
+		spin_lock(&unreplied_lock);
+		list_add_tail(&f->unreplied, &unreplied_list);
+		spin_unlock(&unreplied_lock);
+	}
+	spin_unlock_bh(&f->lock);
 	krelay_count(KRELAY_STAT_INSERT);
 	return f;
 }

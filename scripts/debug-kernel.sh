@@ -22,7 +22,7 @@ if [ "${1:-}" = --print ]; then
 	echo "$dir"
 	exit 0
 fi
-if [ -s "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$(stat -c %Y "$src") v1" ]; then
+if [ -s "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$(stat -c %Y "$src") v2" ]; then
 	echo "$dir"
 	exit 0
 fi
@@ -63,7 +63,7 @@ if [ ! -f .config ] || [ "$0" -nt .config ]; then
 	  -e BLK_DEV_INITRD -e RD_GZIP -e DEVTMPFS -e TMPFS -e DEBUG_FS \
 	  -e VIRTIO -e VIRTIO_PCI -e VIRTIO_NET -e VIRTIO_CONSOLE -e SERIAL_8250_CONSOLE \
 	  -e NET_9P -e NET_9P_VIRTIO -e 9P_FS -e 9P_FS_POSIX_ACL -e NETFS_SUPPORT \
-	  -e NET_NS -e VETH -e DUMMY -e PACKET -e UNIX -e INET -e TUN \
+	  -e NET_NS -e USER_NS -e VETH -e DUMMY -e PACKET -e UNIX -e INET -e TUN \
 	  -e NETFILTER -e NETFILTER_ADVANCED -e NETFILTER_NETLINK \
 	  -e NF_CONNTRACK -e NF_CONNTRACK_PROCFS -e NF_CONNTRACK_MARK -e NF_NAT \
 	  -e NF_DEFRAG_IPV4 -e NF_TABLES -e NF_TABLES_INET -e NF_TABLES_IPV4 \
@@ -94,6 +94,6 @@ rm -rf "$dir/lib"
 make -s INSTALL_MOD_PATH="$dir" modules_install
 cp arch/x86/boot/bzImage "$dir/vmlinuz"
 echo "$release" > "$dir/release"
-echo "$(stat -c %Y "$src") v1" > "$dir/stamp"
+echo "$(stat -c %Y "$src") v2" > "$dir/stamp"
 echo "debug-kernel: $release built in $((SECONDS - start)) s" >&2
 echo "$dir"

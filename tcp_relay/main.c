@@ -3,6 +3,7 @@
  * tcp_relay: accepts the TCP connections krelay steers to the gateway
  * port and relays each client/server pair in a pre-forked child.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -14,7 +15,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +67,7 @@ help(void)
 	    "  -C seconds     server connect timeout (default 10)\n"
 	    "  -c count       max pairs per client address (default 64)\n"
 	    "  -f             stay in the foreground (always the case)\n"
-	    "  -h             this help\n"
+	    "  -h, --help     this help\n"
 	    "  -l address     listen address (default 0.0.0.0)\n"
 	    "  -m count       max children (default 256)\n"
 	    "  -n count       idle children kept ready (default 4)\n"
@@ -139,7 +142,9 @@ options(int argc, char *argv[])
 
 	conf.listen_addr.sin_family = AF_INET;
 	conf.listen_addr.sin_addr.s_addr = htonl(INADDR_ANY);
-	while ((ch = getopt(argc, argv, "aC:c:fhl:m:n:P:p:T:t:v")) != -1) {
+	if (argc > 1 && strcmp(argv[1], "--help") == 0)
+		help();
+	while ((ch = getopt(argc, argv, "aC:c:fhl:m:n:P:p:T:t:u:v")) != -1) {
 		switch (ch) {
 		case 'a':
 			conf.access_log = 1;
@@ -176,6 +181,9 @@ options(int argc, char *argv[])
 			break;
 		case 't':
 			target(optarg);
+			break;
+		case 'u':
+			conf.user = optarg;
 			break;
 		case 'v':
 			verbose = 1;
@@ -383,8 +391,9 @@ pidfile_remove(void)
 }
 
 /*
- * Once listening, keep only what a gport move (a port below 1024) and the
- * CLIENT option need. Not fatal: without privileges there is nothing to
+ * Once listening, become -u's user and keep only what the CLIENT option
+ * needs (CAP_NET_ADMIN), and binding a new gport if it is below 1024.
+ * Dropping capabilities is not fatal: without them there is nothing to
  * drop.
  */
 static void
@@ -394,14 +403,28 @@ drop_privileges(void)
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct	 data[_LINUX_CAPABILITY_U32S_3];
+	struct passwd			*pw;
 	__u32				 keep;
 
-	keep = 1U << CAP_NET_ADMIN | 1U << CAP_NET_BIND_SERVICE;
+	if (conf.user != NULL) {
+		if ((pw = getpwnam(conf.user)) == NULL)
+			fatalx("unknown user %s", conf.user);
+		if (prctl(PR_SET_KEEPCAPS, 1) == -1 ||
+		    setgroups(1, &pw->pw_gid) == -1 ||
+		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1 ||
+		    prctl(PR_SET_KEEPCAPS, 0) == -1)
+			fatal("cannot become %s", conf.user);
+	}
+	keep = 1U << CAP_NET_ADMIN;
+	if (lport < 1024)
+		keep |= 1U << CAP_NET_BIND_SERVICE;
 	if (syscall(SYS_capget, &hdr, data) == -1) {
 		log_warn("capget");
 		return;
 	}
-	data[0].effective &= keep;
+	/* After setresuid() only the permitted set survives. */
+	data[0].effective = data[0].permitted & keep;
 	data[0].permitted &= keep;
 	data[0].inheritable = 0;
 	data[1].effective = data[1].permitted = data[1].inheritable = 0;

@@ -20,6 +20,7 @@ struct config {
 	int			connect_s;
 	int			access_log;
 	const char		*pidfile;
+	const char		*user;		/* -u: run as this user */
 };
 
 extern struct config conf;
