@@ -17,12 +17,23 @@ dir=$cache/linux-debug
 src=/usr/src/linux-source-6.1.tar.xz
 jobs=${JOBS:-$(nproc)}
 localversion=-krelay-debug
+self=$(readlink -f "$0")
+# Options the lab and the checkers need; a .config without one of them is
+# configured again.
+needed="KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK VIRTIO_NET 9P_FS VETH
+	USER_NS NF_TABLES NFT_NAT NF_CONNTRACK NF_DEFRAG_IPV4"
+missing() {
+	for o in $needed; do
+		grep -q "^CONFIG_$o=y" .config || { echo "$o"; return 0; }
+	done
+	return 1
+}
 
 if [ "${1:-}" = --print ]; then
 	echo "$dir"
 	exit 0
 fi
-if [ -s "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$(stat -c %Y "$src") v2" ]; then
+if [ -s "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$(stat -c %Y "$src") v3" ]; then
 	echo "$dir"
 	exit 0
 fi
@@ -43,7 +54,7 @@ fi
 cd "$b"
 
 start=$SECONDS
-if [ ! -f .config ] || [ "$0" -nt .config ]; then
+if [ ! -f .config ] || [ "$self" -nt .config ] || missing >/dev/null; then
 	make -s x86_64_defconfig
 	make -s kvm_guest.config
 	c() { ./scripts/config "$@"; }
@@ -81,11 +92,10 @@ if [ ! -f .config ] || [ "$0" -nt .config ]; then
 	  -e DEBUG_OBJECTS_WORK -e DEBUG_PREEMPT -e DEBUG_NET -e SLUB_DEBUG \
 	  -e PANIC_ON_OOPS -d RANDOMIZE_BASE
 	make -s olddefconfig
-	for o in KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK VIRTIO_NET 9P_FS VETH \
-		 NF_TABLES NFT_NAT NF_CONNTRACK NF_DEFRAG_IPV4; do
-		grep -q "^CONFIG_$o=y" .config ||
-			{ echo "debug-kernel: CONFIG_$o did not stick" >&2; exit 1; }
-	done
+	if o=$(missing); then
+		echo "debug-kernel: CONFIG_$o did not stick" >&2
+		exit 1
+	fi
 fi
 echo "debug-kernel: building in $b with $jobs jobs (the better part of an hour on 2 cores)" >&2
 make -s -j"$jobs" bzImage modules
@@ -94,6 +104,6 @@ rm -rf "$dir/lib"
 make -s INSTALL_MOD_PATH="$dir" modules_install
 cp arch/x86/boot/bzImage "$dir/vmlinuz"
 echo "$release" > "$dir/release"
-echo "$(stat -c %Y "$src") v2" > "$dir/stamp"
+echo "$(stat -c %Y "$src") v3" > "$dir/stamp"
 echo "debug-kernel: $release built in $((SECONDS - start)) s" >&2
 echo "$dir"
