@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -271,7 +272,9 @@ listen_open(int port, int quiet)
 		log_warn("socket");
 		return -1;
 	}
+	/* Accepted sockets inherit TCP_NODELAY: no setsockopt per pair. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1 ||
 	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1) {
 		if (!quiet)
@@ -445,13 +448,11 @@ start_listening(void)
 static void
 loop(const sigset_t *waitmask)
 {
-	struct pollfd	*pfd;
+	struct pollfd	 pfd[2];
 	struct timespec	 ts;
 	time_t		 next_tick = 0, now;
-	int		 n, npfd, nlisten;
+	int		 n;
 
-	if ((pfd = calloc(conf.max_children + 1, sizeof(*pfd))) == NULL)
-		fatal("calloc");
 	while (!sig_term) {
 		if (sig_chld) {
 			sig_chld = 0;
@@ -470,28 +471,30 @@ loop(const sigset_t *waitmask)
 		}
 		pool_top_up();
 
-		nlisten = 0;
-		if (pool_can_accept() && now >= accept_paused_until) {
-			pfd[0].fd = lfd;
-			pfd[0].events = POLLIN;
-			pfd[0].revents = 0;
-			nlisten = 1;
-		}
-		npfd = nlisten + pool_pollfds(pfd + nlisten);
+		/*
+		 * The listener while a child can take a pair, and the idle
+		 * channel: a child that finishes is counted idle at once, so
+		 * the spares are not topped up behind it.
+		 */
+		pfd[0].fd = pool_idle_fd();
+		pfd[0].events = POLLIN;
+		pfd[1].fd = -1;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (pool_can_accept() && now >= accept_paused_until)
+			pfd[1].fd = lfd;
 		ts.tv_sec = 1;
 		ts.tv_nsec = 0;
-		if ((n = ppoll(pfd, npfd, &ts, waitmask)) == -1) {
+		if ((n = ppoll(pfd, 2, &ts, waitmask)) == -1) {
 			if (errno != EINTR)
 				log_warn("poll");
 			continue;
 		}
-		if (n == 0)
-			continue;
-		pool_events(pfd + nlisten, npfd - nlisten);
-		if (nlisten && (pfd[0].revents & POLLIN))
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			pool_sync();
+		if (n > 0 && pfd[1].fd == lfd && (pfd[1].revents & POLLIN))
 			accept_some(lfd);
 	}
-	free(pfd);
 }
 
 int

@@ -2,16 +2,21 @@
 /*
  * The pool of pre-forked children. Each child has a SOCK_SEQPACKET
  * socketpair to the parent ("ctl"): the parent sends one accepted socket
- * per message (SCM_RIGHTS) to an idle child and closes its own copy; the
- * child answers one byte when the pair is done and it is idle again. EOF
- * on ctl means the child is gone or leaving; the parent closing ctl tells
- * an idle child to exit. The parent only ever sends to idle children and
- * never waits for one: ctl is used with MSG_DONTWAIT on its side.
+ * and its peer address per message (SCM_RIGHTS) to an idle child and
+ * closes its own copy. A child that is done with its pair and idle again
+ * writes its pid to one pipe all children share ("idle channel"), which
+ * the parent polls beside the listener: its poll set stays two descriptors
+ * however large the pool, and one read drains many children's news. The
+ * parent closing ctl tells an idle child to exit; a child that leaves is
+ * reaped on SIGCHLD. The parent only ever sends to idle children and never
+ * waits for one: ctl is used with MSG_DONTWAIT on its side, and the
+ * channel is non-blocking at both ends.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,7 +26,6 @@
 
 #include "tcp_relay.h"
 
-#define CTL_IDLE	'i'
 #define TRIM_IDLE_S	5	/* spare children idle this long may go */
 
 struct child {
@@ -33,8 +37,8 @@ struct child {
 };
 
 static struct child	*children;
-static int		*pollslot;	/* pollfd index -> child */
 static int		 nchildren;	/* slots in use, reaped or not */
+static int		 idle_chan[2] = { -1, -1 };	/* children -> parent */
 
 static time_t
 monotime(void)
@@ -48,9 +52,10 @@ monotime(void)
 void
 pool_init(void)
 {
-	if ((children = calloc(conf.max_children, sizeof(*children))) == NULL ||
-	    (pollslot = calloc(conf.max_children, sizeof(*pollslot))) == NULL)
+	if ((children = calloc(conf.max_children, sizeof(*children))) == NULL)
 		fatal("calloc");
+	if (pipe2(idle_chan, O_NONBLOCK | O_CLOEXEC) == -1)
+		fatal("pipe");
 	pool_top_up();
 }
 
@@ -93,7 +98,7 @@ child_retire(struct child *c)
 
 /* Blocks; this is the child's own socket. */
 static int
-fd_recv(int ctl)
+fd_recv(int ctl, struct sockaddr_in *peer)
 {
 	struct msghdr	 msg;
 	struct cmsghdr	*cmsg;
@@ -102,13 +107,12 @@ fd_recv(int ctl)
 		char		buf[CMSG_SPACE(sizeof(int))];
 	} cmsgbuf;
 	struct iovec	 iov;
-	char		 byte;
 	ssize_t		 n;
 	int		 fd = -1;
 
 	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
+	iov.iov_base = peer;
+	iov.iov_len = sizeof(*peer);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = cmsgbuf.buf;
@@ -125,7 +129,8 @@ fd_recv(int ctl)
 		    cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
 	}
-	if (fd == -1 || (msg.msg_flags & MSG_CTRUNC)) {
+	if (fd == -1 || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) ||
+	    n != sizeof(*peer)) {
 		log_warnx("child: message without a socket");
 		if (fd != -1)
 			close(fd);
@@ -135,7 +140,7 @@ fd_recv(int ctl)
 }
 
 static int
-fd_send(int ctl, int fd)
+fd_send(int ctl, int fd, const struct sockaddr_in *peer)
 {
 	struct msghdr	 msg;
 	struct cmsghdr	*cmsg;
@@ -144,13 +149,12 @@ fd_send(int ctl, int fd)
 		char		buf[CMSG_SPACE(sizeof(int))];
 	} cmsgbuf;
 	struct iovec	 iov;
-	char		 byte = 's';
 	ssize_t		 n;
 
 	memset(&msg, 0, sizeof(msg));
 	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
+	iov.iov_base = (void *)peer;
+	iov.iov_len = sizeof(*peer);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = cmsgbuf.buf;
@@ -163,7 +167,7 @@ fd_send(int ctl, int fd)
 	do {
 		n = sendmsg(ctl, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	} while (n == -1 && errno == EINTR);
-	return n == 1 ? 0 : -1;
+	return n == (ssize_t)sizeof(*peer) ? 0 : -1;
 }
 
 static void
@@ -185,21 +189,32 @@ child_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* In a child: tell the parent this child takes the next pair. */
+static void
+child_idle(void)
+{
+	pid_t	 self = getpid();
+
+	/* Atomic (below PIPE_BUF); full only if the parent is stuck. */
+	if (write(idle_chan[1], &self, sizeof(self)) != sizeof(self)) {
+		/* EPIPE: the parent is gone, and so is its pool. */
+		if (errno != EPIPE)
+			log_warn("child: idle channel");
+		_exit(errno == EPIPE ? 0 : 1);
+	}
+}
+
 static void __attribute__((__noreturn__))
 child_main(int ctl)
 {
-	int	 served, fd;
+	struct sockaddr_in	 peer;
+	int			 served, fd;
 
 	for (served = 1; served <= PAIRS_PER_CHILD; served++) {
-		if ((fd = fd_recv(ctl)) == -1)
+		if ((fd = fd_recv(ctl, &peer)) == -1)
 			break;
-		relay_pair(fd);
-		if (served < PAIRS_PER_CHILD) {
-			char	 byte = CTL_IDLE;
-
-			if (write(ctl, &byte, 1) != 1)
-				break;
-		}
+		relay_pair(fd, &peer,
+		    served < PAIRS_PER_CHILD ? child_idle : NULL);
 	}
 	close(ctl);
 	_exit(0);
@@ -236,6 +251,7 @@ spawn(void)
 		for (i = 0; i < conf.max_children; i++)
 			if (children[i].pid != 0 && children[i].ctl != -1)
 				close(children[i].ctl);
+		close(idle_chan[0]);
 		child_signals();
 		child_main(sv[1]);
 	}
@@ -249,11 +265,68 @@ spawn(void)
 	return c;
 }
 
+/*
+ * Read what the idle channel holds: the children that finished a pair
+ * since the last look. Cheap (one read) when there is nothing.
+ */
+void
+pool_sync(void)
+{
+	pid_t	 pids[64];
+	ssize_t	 n;
+	time_t	 now = 0;
+	int	 i, j;
+
+	for (;;) {
+		n = read(idle_chan[0], pids, sizeof(pids));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		if (now == 0)
+			now = monotime();
+		for (j = 0; j < n / (ssize_t)sizeof(pids[0]); j++) {
+			for (i = 0; i < conf.max_children; i++) {
+				if (children[i].pid == pids[j] &&
+				    children[i].ctl != -1) {
+					children[i].busy = 0;
+					children[i].idle_since = now;
+					break;
+				}
+			}
+		}
+		if (n < (ssize_t)sizeof(pids))
+			return;
+	}
+}
+
 /* Room for one more connection now. */
 int
 pool_can_accept(void)
 {
-	return idle_child() != NULL || nchildren < conf.max_children;
+	if (idle_child() != NULL || nchildren < conf.max_children)
+		return 1;
+	pool_sync();
+	return idle_child() != NULL;
+}
+
+/* The idle channel's end to poll: readable when a child is idle again. */
+int
+pool_idle_fd(void)
+{
+	return idle_chan[0];
+}
+
+static int
+client_pairs(const struct sockaddr_in *peer)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < conf.max_children; i++)
+		if (children[i].pid != 0 && children[i].busy &&
+		    children[i].client.s_addr == peer->sin_addr.s_addr)
+			n++;
+	return n;
 }
 
 /* Hand the accepted socket fd to a child; the parent keeps no copy. */
@@ -261,12 +334,13 @@ void
 pool_dispatch(int fd, const struct sockaddr_in *peer)
 {
 	struct child	*c;
-	int		 i, n = 0;
+	int		 n;
 
-	for (i = 0; i < conf.max_children; i++)
-		if (children[i].pid != 0 && children[i].busy &&
-		    children[i].client.s_addr == peer->sin_addr.s_addr)
-			n++;
+	/* Busy as far as the parent knows: look again before refusing. */
+	if ((n = client_pairs(peer)) >= conf.per_client) {
+		pool_sync();
+		n = client_pairs(peer);
+	}
 	if (n >= conf.per_client) {
 		log_warnx("%s: client has %d pairs already, closing",
 		    log_sockaddr(peer), n);
@@ -274,13 +348,17 @@ pool_dispatch(int fd, const struct sockaddr_in *peer)
 		return;
 	}
 	for (;;) {
-		if ((c = idle_child()) == NULL && (c = spawn()) == NULL) {
+		if ((c = idle_child()) == NULL) {
+			pool_sync();
+			c = idle_child();
+		}
+		if (c == NULL && (c = spawn()) == NULL) {
 			log_warnx("%s: no child free, closing",
 			    log_sockaddr(peer));
 			close(fd);
 			return;
 		}
-		if (fd_send(c->ctl, fd) == 0)
+		if (fd_send(c->ctl, fd, peer) == 0)
 			break;
 		log_warn("hand-off to child %d", (int)c->pid);
 		child_retire(c);
@@ -348,53 +426,6 @@ pool_reap(void)
 	}
 }
 
-/* Fill pfd with the children's ctl sockets; returns how many. */
-int
-pool_pollfds(struct pollfd *pfd)
-{
-	int	 i, n = 0;
-
-	for (i = 0; i < conf.max_children; i++) {
-		if (children[i].pid == 0 || children[i].ctl == -1)
-			continue;
-		pfd[n].fd = children[i].ctl;
-		pfd[n].events = POLLIN;
-		pfd[n].revents = 0;
-		pollslot[n++] = i;
-	}
-	return n;
-}
-
-void
-pool_events(const struct pollfd *pfd, int n)
-{
-	struct child	*c;
-	ssize_t		 r;
-	char		 byte;
-	int		 i;
-
-	for (i = 0; i < n; i++) {
-		if (pfd[i].revents == 0)
-			continue;
-		c = &children[pollslot[i]];
-		if (c->ctl != pfd[i].fd)
-			continue;
-		for (;;) {
-			r = recv(c->ctl, &byte, 1, MSG_DONTWAIT);
-			if (r == 1) {
-				c->busy = 0;
-				c->idle_since = monotime();
-				continue;
-			}
-			if (r == -1 && (errno == EAGAIN || errno == EINTR))
-				break;
-			/* EOF: the child leaves; reaped on SIGCHLD. */
-			child_retire(c);
-			break;
-		}
-	}
-}
-
 /*
  * Children finish their pairs within SHUTDOWN_WAIT_S, then get SIGTERM
  * (and SIGKILL if that is not enough); a second SIGTERM cuts the wait.
@@ -431,6 +462,8 @@ pool_shutdown(const sigset_t *waitmask)
 			ppoll(NULL, 0, &ts, waitmask);
 	}
 	free(children);
-	free(pollslot);
 	children = NULL;
+	close(idle_chan[0]);
+	close(idle_chan[1]);
+	idle_chan[0] = idle_chan[1] = -1;
 }

@@ -136,16 +136,16 @@ server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay
 		if (n > 0)
 			break;
 	}
+	/* Connected unless poll says otherwise: then ask what went wrong. */
+	if (!(pfd.revents & (POLLERR | POLLHUP)))
+		return s;
 	len = sizeof(err);
 	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
-	if (err != 0) {
-		errno = err;
-		log_warn("connect %s", log_sockaddr(server));
-		close(s);
-		return -1;
-	}
-	return s;
+	errno = err != 0 ? err : ECONNREFUSED;
+	log_warn("connect %s", log_sockaddr(server));
+	close(s);
+	return -1;
 }
 
 /* Socket to pipe: 1 progress, 0 nothing now, -1 error (errno). */
@@ -347,6 +347,48 @@ pipe_open(int p[2], size_t *cap)
 	return 0;
 }
 
+/*
+ * A child's two pipes live as long as the child: a pair that ends with
+ * both empty leaves them for the next one; one that ends with bytes still
+ * in a pipe (a reset, an error) has them closed, to be opened again.
+ */
+static struct {
+	int	 fd[2];
+	size_t	 cap;
+} pipes[2] = { { { -1, -1 }, 0 }, { { -1, -1 }, 0 } };
+
+static int
+pipes_get(struct half *h)
+{
+	int	 i;
+
+	for (i = 0; i < 2; i++) {
+		if (pipes[i].fd[0] == -1 &&
+		    pipe_open(pipes[i].fd, &pipes[i].cap) == -1)
+			return -1;
+		h[i].pipe[0] = pipes[i].fd[0];
+		h[i].pipe[1] = pipes[i].fd[1];
+		h[i].cap = pipes[i].cap;
+	}
+	return 0;
+}
+
+static void
+pipes_put(const struct half *h)
+{
+	int	 i;
+
+	for (i = 0; i < 2; i++) {
+		if (h != NULL && h[i].inpipe == 0)
+			continue;
+		if (pipes[i].fd[0] != -1) {
+			close(pipes[i].fd[0]);
+			close(pipes[i].fd[1]);
+		}
+		pipes[i].fd[0] = pipes[i].fd[1] = -1;
+	}
+}
+
 static void
 access_log(const struct sockaddr_in *client, const struct sockaddr_in *server,
     const struct half *h, int64_t start, enum close_how how)
@@ -357,76 +399,70 @@ access_log(const struct sockaddr_in *client, const struct sockaddr_in *server,
 		return;
 	log_info("client %s server %s up %llu down %llu time %lld.%03llds "
 	    "close %s", log_sockaddr(client), log_sockaddr(server),
-	    h ? (unsigned long long)h[0].bytes : 0ULL,
-	    h ? (unsigned long long)h[1].bytes : 0ULL,
+	    (unsigned long long)h[0].bytes, (unsigned long long)h[1].bytes,
 	    (long long)(ms / 1000), (long long)(ms % 1000), close_names[how]);
 }
 
-/* Relay the pair of the accepted socket cfd; closes everything it opened. */
+/*
+ * Relay the pair of the accepted socket cfd, whose peer is client (the
+ * parent's accept() told it); closes both sockets. done(), when given, is
+ * called once the pair's traffic is over and before the sockets close: a
+ * client that reconnects at once finds this child already counted idle.
+ * The listener's TCP_NODELAY is inherited by cfd.
+ */
 void
-relay_pair(int cfd)
+relay_pair(int cfd, const struct sockaddr_in *client, void (*done)(void))
 {
-	struct sockaddr_in	 client, relay, server;
+	struct sockaddr_in	 relay, server;
 	struct pollfd		 pfd[2];
 	struct half		 h[2];
-	socklen_t		 len = sizeof(client);
-	enum close_how		 how;
+	enum close_how		 how = CLOSE_ERROR;
 	int64_t			 start = now_ms();
-	int			 sfd, rst_mask = 0, i;
+	int			 rst_mask = 1, have_server = 0, i;
 
-	if (getpeername(cfd, (struct sockaddr *)&client, &len) == -1) {
-		log_warn("getpeername");
-		close(cfd);
-		return;
-	}
+	memset(h, 0, sizeof(h));
+	pfd[0].fd = cfd;
+	pfd[1].fd = -1;
 	if (conf.standalone) {
 		server = conf.target;
 	} else if (krelay_origdst(cfd, &relay, &server) == -1) {
 		/* No flow krelay knows of: never an open relay. */
-		log_warn("%s: original destination", log_sockaddr(&client));
-		close(cfd);
-		return;
+		log_warn("%s: original destination", log_sockaddr(client));
+		rst_mask = 0;
+		goto out;
 	}
-	log_debug("%s: relaying to %s", log_sockaddr(&client),
+	have_server = 1;
+	log_debug("%s: relaying to %s", log_sockaddr(client),
 	    log_sockaddr(&server));
 
-	if ((sfd = server_connect(&client, &relay, &server)) == -1) {
-		reset_close(cfd);
-		access_log(&client, &server, NULL, start, CLOSE_ERROR);
-		return;
+	if ((pfd[1].fd = server_connect(client, &relay, &server)) == -1)
+		goto out;
+	if (pipes_get(h) == -1) {
+		pipes_put(NULL);
+		rst_mask = 3;
+		goto out;
 	}
-	nodelay(cfd);
-
-	memset(h, 0, sizeof(h));
-	if (pipe_open(h[0].pipe, &h[0].cap) == -1) {
-		reset_close(cfd);
-		reset_close(sfd);
-		return;
-	}
-	if (pipe_open(h[1].pipe, &h[1].cap) == -1) {
-		close(h[0].pipe[0]);
-		close(h[0].pipe[1]);
-		reset_close(cfd);
-		reset_close(sfd);
-		return;
-	}
-	pfd[0].fd = cfd;
-	pfd[1].fd = sfd;
 	h[0].from = 0;		/* client to server */
 	h[0].to = 1;
 	h[1].from = 1;		/* server to client */
 	h[1].to = 0;
 
+	rst_mask = 0;
 	how = splice_loop(pfd, h, &rst_mask);
 	if (how == CLOSE_RST || how == CLOSE_ERROR)
-		log_debug("%s: %s", log_sockaddr(&client), close_names[how]);
+		log_debug("%s: %s", log_sockaddr(client), close_names[how]);
+	pipes_put(h);
+out:
+	if (done != NULL)
+		done();
 	for (i = 0; i < 2; i++) {
+		if (pfd[i].fd == -1)
+			continue;
 		if (rst_mask & (1 << i))
 			reset_close(pfd[i].fd);
 		else
 			close(pfd[i].fd);
-		close(h[i].pipe[0]);
-		close(h[i].pipe[1]);
 	}
-	access_log(&client, &server, h, start, how);
+	if (have_server)
+		access_log(client, &server, h, start, how);
 }

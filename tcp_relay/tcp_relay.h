@@ -46,19 +46,18 @@ const char	*log_sockaddr(const struct sockaddr_in *);
 void		 listeners_close(void);
 
 /* pool.c */
-struct pollfd;
 void		 pool_init(void);
+void		 pool_sync(void);
 int		 pool_can_accept(void);
+int		 pool_idle_fd(void);
 void		 pool_dispatch(int, const struct sockaddr_in *);
 void		 pool_top_up(void);
 void		 pool_trim(void);
 void		 pool_reap(void);
-int		 pool_pollfds(struct pollfd *);
-void		 pool_events(const struct pollfd *, int);
 void		 pool_shutdown(const sigset_t *);
 
 /* relay.c */
-void		 relay_pair(int);
+void		 relay_pair(int, const struct sockaddr_in *, void (*)(void));
 
 /* krelay.c */
 void		 krelay_init(void);
