@@ -190,7 +190,7 @@ fake_module() {
 	mkdir -p "$1/proc" "$1/param"
 	for kv in gport=16000 real_ip=192.168.0.10 tcp_ports=53,80 udp_ports=53 \
 		max_entries=262144 udp_timeout=30 udp_stream_timeout=120 \
-		tcp_timeout_established=432000 tcp_timeout_close=10; do
+		tcp_timeout_established=432000 tcp_timeout_close=10 interfaces=; do
 		echo "${kv#*=}" >"$1/proc/${kv%%=*}"
 	done
 	: >"$1/proc/nat"
@@ -247,21 +247,33 @@ testWebadminSavedFileIsAcceptedByApply() {
 	pass=$(cut -d: -f2- "$T/secret")
 	curl -s -o /dev/null -w '%{http_code}' -u "admin:$pass" -X PUT \
 		-H 'Content-Type: application/json' \
-		-d '{"gport": 17001, "real_ip": "192.168.0.20", "tcp_ports": [80, 443], "udp_timeout": 45}' \
+		-d '{"gport": 17001, "real_ip": "192.168.0.20", "tcp_ports": [80, 443], "udp_timeout": 45, "interfaces": "eth1,wlan+"}' \
 		"http://127.0.0.1:$port/api/config" >"$T/code"
 	assertEquals "PUT /api/config" 200 "$(cat "$T/code")"
+	assertTrue "webadmin saved interfaces: $(cat "$T/krelay.conf")" \
+		"grep -qx 'interfaces = eth1,wlan+' '$T/krelay.conf'"
+	# An empty interfaces (every interface) must survive the trip too.
+	curl -s -o /dev/null -w '%{http_code}' -u "admin:$pass" -X PUT \
+		-H 'Content-Type: application/json' -d '{"interfaces": ""}' \
+		"http://127.0.0.1:$port/api/config" >"$T/code"
+	assertEquals "PUT an empty interfaces" 200 "$(cat "$T/code")"
 	th_kill_wait "$WA_PID"
 	WA_PID=
 	assertTrue "webadmin saved the file: $(cat "$T/wa.log")" "grep -qx 'gport = 17001' '$T/krelay.conf'"
+	assertTrue "with an empty interfaces: $(cat "$T/krelay.conf")" \
+		"grep -qx 'interfaces =' '$T/krelay.conf'"
 
 	# The same file, applied by krelayctl to another (fresh) module.
 	fake_module "$T/fresh"
+	echo eth9 >"$T/fresh/proc/interfaces"
 	"$KC" apply "$T/krelay.conf" 2>"$T/err"
 	assertEquals "krelayctl apply of webadmin's file: $(cat "$T/err")" 0 $?
 	assertEquals "values reached the knobs" "17001 192.168.0.20 80,443 45 " \
 		"$(knobs gport real_ip tcp_ports udp_timeout)"
-	# And krelayctl get's output is a file webadmin reads back.
-	"$KC" get | grep -v '^interfaces' >"$T/again.conf"
+	assertEquals "the empty interfaces reached its knob" "" "$(cat "$T/fresh/proc/interfaces")"
+	# And krelayctl get's output (interfaces included) is a file webadmin
+	# reads back.
+	"$KC" get >"$T/again.conf"
 	"$TH_TOP/webadmin/webadmin" -f -l "127.0.0.1:$port" -s "$T/secret" -w "$T/www" \
 		-c "$T/again.conf" >"$T/wa2.log" 2>&1 &
 	WA_PID=$!

@@ -139,6 +139,7 @@ fake_module() {
 	echo 120 >"$FAKE/proc/udp_stream_timeout"
 	echo 432000 >"$FAKE/proc/tcp_timeout_established"
 	echo 10 >"$FAKE/proc/tcp_timeout_close"
+	echo >"$FAKE/proc/interfaces"		# empty: every interface
 	printf 'translated_pre_udp 7\ntranslated_post_tcp 3\ndrop_no_entry 2\nentries_tcp 1\nentries_udp 4\n' \
 		>"$FAKE/proc/stats"
 	: >"$FAKE/proc/nat"
@@ -527,6 +528,107 @@ testConfigPutIsAllOrNothing() {
 		"grep -q 'admin@127.0.0.1 PUT /api/config .*: 400' '$LOG'"
 }
 
+# put_config BODY: PUT /api/config with a JSON body.
+put_config() { areq PUT /api/config -H 'Content-Type: application/json' -d "$1"; }
+
+testConfigInterfacesSetReadBackAndCleared() {
+	fake_module
+	wa_start -c "$T/krelay.conf"
+	areq GET /api/config
+	assertEquals "GET: interfaces is a string, empty for every interface" '""' \
+		"$(json interfaces)"
+	put_config '{"interfaces": " eth1 , wlan+ "}'
+	assertEquals "PUT interfaces: $(cat "$T/body")" 200 "$CODE"
+	assertEquals "the answer has the canonical list" '"eth1,wlan+"' "$(json interfaces)"
+	assertEquals "the knob file" eth1,wlan+ "$(knob interfaces)"
+	assertTrue "saved to the config file: $(cat "$T/krelay.conf" 2>&1)" \
+		"grep -qx 'interfaces = eth1,wlan+' '$T/krelay.conf'"
+	areq GET /api/config
+	assertEquals "GET after PUT" '"eth1,wlan+"' "$(json interfaces)"
+	areq GET /api/status
+	assertEquals "status carries it too" '"eth1,wlan+"' "$(json config.interfaces)"
+	put_config '{"interfaces": "a,b,c,d,e,f,g,abcdefghijklmn+"}'
+	assertEquals "eight names, the longest 15 characters: $(cat "$T/body")" 200 "$CODE"
+	assertEquals "eight names in the knob file" a,b,c,d,e,f,g,abcdefghijklmn+ \
+		"$(knob interfaces)"
+
+	put_config '{"interfaces": ""}'
+	assertEquals "PUT an empty interfaces: $(cat "$T/body")" 200 "$CODE"
+	assertEquals "the answer" '""' "$(json interfaces)"
+	assertEquals "the knob file holds an empty line" "$(printf '\n' | od -c)" \
+		"$(od -c <"$FAKE/proc/interfaces")"
+	assertEquals "the config file's line" "interfaces =" \
+		"$(grep '^interfaces' "$T/krelay.conf")"
+	areq GET /api/config
+	assertEquals "GET after clearing" '""' "$(json interfaces)"
+}
+
+testConfigBadInterfacesChangesNothing() {
+	local bad
+
+	fake_module
+	echo rc0 >"$FAKE/proc/interfaces"
+	wa_start -c "$T/krelay.conf"
+	for bad in '"rc0/1"' '"rc0:1"' '"rc0 rs0"' '"rc0,rc0"' '"a,b,c,d,e,f,g,h,i"' \
+		'"abcdefghijklmno+"' '"abcdefghijklmnop"' '"+"' '"."' '".."' '","' \
+		'"rc0,"' '",rc0"' '" "' '"rc\t0"' '"w\u00e4n0"' '["rc0"]' '5' 'null'; do
+		put_config "{\"gport\": 17000, \"udp_timeout\": 45, \"interfaces\": $bad}"
+		assertEquals "refused: interfaces $bad" 400 "$CODE"
+		assertEquals "names the field for $bad" '"interfaces"' "$(json field)"
+		assertEquals "the message starts with it for $bad" interfaces \
+			"$(json error | tr -d '"' | cut -d: -f1)"
+	done
+	put_config '{"interfaces": "rs0", "udp_timeout": 0}'
+	assertEquals "good interfaces, bad udp_timeout" 400 "$CODE"
+	assertEquals "names udp_timeout" '"udp_timeout"' "$(json field)"
+	assertEquals "nothing written" "16000 30 rc0" \
+		"$(knobs_now gport udp_timeout interfaces)"
+	assertFalse "no config file written" "[ -e '$T/krelay.conf' ]"
+}
+
+# The file webadmin saves with an empty interfaces is one it reads back,
+# and the empty value reaches a module that appears.
+testConfigFileCarriesInterfaces() {
+	fake_module
+	echo eth9 >"$FAKE/proc/interfaces"
+	mv "$FAKE/module" "$T/module.later"
+	printf 'gport = 16500
+interfaces =
+' >"$T/krelay.conf"
+	wa_start -c "$T/krelay.conf"
+	mv "$T/module.later" "$FAKE/module"
+	th_wait_until 5 sh -c "[ -z \"\$(cat '$FAKE/proc/interfaces')\" ]"
+	assertEquals "the file's empty interfaces applied" "" "$(knob interfaces)"
+	assertEquals "with the file's gport" 16500 "$(knob gport)"
+
+	put_config '{"interfaces": "rc0, rs+"}'
+	assertEquals "PUT interfaces" 200 "$CODE"
+	assertEquals "the file keeps gport and takes interfaces" \
+		"gport = 16500|interfaces = rc0,rs+" \
+		"$(grep -v '^#' "$T/krelay.conf" | paste -sd'|')"
+	put_config '{"interfaces": ""}'
+	assertEquals "PUT an empty interfaces" 200 "$CODE"
+	assertEquals "the file after clearing" "gport = 16500|interfaces =" \
+		"$(grep -v '^#' "$T/krelay.conf" | paste -sd'|')"
+	wa_stop
+
+	echo eth9 >"$FAKE/proc/interfaces"
+	mv "$FAKE/module" "$T/module.later"
+	wa_start -c "$T/krelay.conf"
+	assertTrue "webadmin runs with the file it saved: $(cat "$LOG")" "kill -0 $WA_PID"
+	mv "$T/module.later" "$FAKE/module"
+	th_wait_until 5 sh -c "[ -z \"\$(cat '$FAKE/proc/interfaces')\" ]"
+	assertEquals "the saved empty interfaces applied again" "" "$(knob interfaces)"
+
+	wa_stop
+	printf 'interfaces = rc0,\n' >"$T/krelay.conf"
+	"$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" \
+		-c "$T/krelay.conf" >"$LOG" 2>&1
+	assertEquals "a bad interfaces line: exit status" 1 $?
+	assertTrue "names the line: $(cat "$LOG")" \
+		"grep -q 'krelay.conf:1: interfaces: must be' '$LOG'"
+}
+
 testConfigFileAppliedWhenModuleAppears() {
 	fake_module
 	mv "$FAKE/module" "$T/module.later"
@@ -698,7 +800,7 @@ privmsg() {
 # msg NAME TYPE PAYLOAD-PYTHON: write a request to $T/NAME.
 msg() {
 	python3 -c 'import struct,sys
-p = eval(sys.argv[3], {"struct": struct, "cfg": lambda d: struct.pack("=I", sum(1 << k for k in d)) + b"".join(d.get(k, b"").ljust(128, b"\0") for k in range(9))})
+p = eval(sys.argv[3], {"struct": struct, "cfg": lambda d: struct.pack("=I", sum(1 << k for k in d)) + b"".join(d.get(k, b"").ljust(128, b"\0") for k in range(10))})
 sys.stdout.buffer.write(struct.pack("=II", int(sys.argv[2]), len(p)) + p)' \
 		"$1" "$2" "$3" >"$T/$1"
 }
@@ -713,7 +815,7 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg type99 99 'b""'
 	msg loaded_len 1 'b"xxxx"'
 	msg config_mask0 7 'cfg({})'
-	msg config_mask_bit9 7 'cfg({0: b"17000"})[:0] + struct.pack("=I", 1 | 1 << 9) + cfg({0: b"17000"})[4:]'
+	msg config_mask_bit10 7 'cfg({0: b"17000"})[:0] + struct.pack("=I", 1 | 1 << 10) + cfg({0: b"17000"})[4:]'
 	msg config_noncanonical 7 'cfg({0: b"017000"})'
 	msg config_range 7 'cfg({0: b"70000"})'
 	msg config_loopback 7 'cfg({1: b"127.0.0.1"})'
@@ -722,17 +824,25 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg config_junk_after_nul 7 'cfg({0: b"17000\0x"})'
 	msg config_unset_not_zero 7 'cfg({0: b"17000"})[:4 + 128] + b"x" + cfg({0: b"17000"})[4 + 129:]'
 	msg config_short 7 'cfg({0: b"17000"})[:-1]'
+	msg config_empty_gport 7 'cfg({0: b""})'
+	msg config_empty_real_ip 7 'cfg({1: b""})'
+	msg config_interfaces_blanks 7 'cfg({9: b"eth0, eth1"})'
+	msg config_interfaces_slash 7 'cfg({9: b"eth0/1"})'
+	msg config_interfaces_twice 7 'cfg({9: b"eth0,eth0"})'
 	msg start2 8 'struct.pack("=I", 2)'
 	msg nat_proto1 9 'struct.pack("=III", 1, 0x0100000a, 80)'
 	msg nat_flush_with_ip 9 'struct.pack("=III", 0, 0x0100000a, 0)'
 	msg nat_port0 9 'struct.pack("=III", 17, 0x0100000a, 0)'
 	msg nat_port_big 9 'struct.pack("=III", 17, 0x0100000a, 65536)'
 	printf '\011\0\0\0\014\0\0\0\0\0' >"$T/truncated"
-	before=$(knobs_now gport real_ip; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")
-	for name in type0 type99 loaded_len config_mask0 config_mask_bit9 \
+	echo eth9 >"$FAKE/proc/interfaces"
+	before=$(knobs_now gport real_ip interfaces; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")
+	for name in type0 type99 loaded_len config_mask0 config_mask_bit10 \
 		config_noncanonical config_range config_loopback config_newline \
 		config_unterminated config_junk_after_nul config_unset_not_zero \
-		config_short start2 nat_proto1 nat_flush_with_ip nat_port0 \
+		config_short config_empty_gport config_empty_real_ip \
+		config_interfaces_blanks config_interfaces_slash \
+		config_interfaces_twice start2 nat_proto1 nat_flush_with_ip nat_port0 \
 		nat_port_big truncated; do
 		privmsg "$T/$name"
 		rc=$?
@@ -741,7 +851,7 @@ testPrivilegedSideRefusesMalformedRequests() {
 			"grep -q 'refused a malformed request' '$T/privmsg.out'"
 	done
 	assertEquals "nothing written" "$before" \
-		"$(knobs_now gport real_ip; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")"
+		"$(knobs_now gport real_ip interfaces; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")"
 
 	msg config_ok 7 'cfg({0: b"17000"})'
 	privmsg "$T/config_ok"
@@ -750,6 +860,16 @@ testPrivilegedSideRefusesMalformedRequests() {
 	assertTrue "its reply: $(cat "$T/privmsg.out")" \
 		"grep -q 'reply 7 ' '$T/privmsg.out'"
 	assertEquals "and carried out" 17000 "$(knob gport)"
+	msg config_interfaces_empty 7 'cfg({9: b""})'
+	privmsg "$T/config_interfaces_empty"
+	rc=$?
+	assertEquals "an empty interfaces is answered: $(cat "$T/privmsg.out")" 0 "$rc"
+	assertEquals "and empties the knob" "" "$(knob interfaces)"
+	msg config_interfaces_ok 7 'cfg({9: b"eth0,wlan+"})'
+	privmsg "$T/config_interfaces_ok"
+	rc=$?
+	assertEquals "interfaces eth0,wlan+ is answered: $(cat "$T/privmsg.out")" 0 "$rc"
+	assertEquals "and written" eth0,wlan+ "$(knob interfaces)"
 	msg nat_ok 9 'struct.pack("=III", 17, 0x0100000a, 1234)'
 	privmsg "$T/nat_ok"
 	assertEquals "nat file command" 'delete udp 10.0.0.1:1234' "$(cat "$FAKE/proc/nat")"

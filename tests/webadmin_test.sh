@@ -27,8 +27,8 @@ T=
 
 # ---- helpers ----------------------------------------------------------------
 
-# wa_start: webadmin in the foreground, supervising tcp_relay; wait until
-# it answers.
+# wa_start [webadmin args...]: webadmin in the foreground, supervising
+# tcp_relay; wait until it answers.
 # WEBADMIN_VALGRIND=1 (webadmin_valgrind_test.sh) runs it under memcheck.
 wa_start() {
 	local vg=() secs=15
@@ -40,7 +40,7 @@ wa_start() {
 		    --log-file="$T/valgrind.%p.log")
 		secs=120
 	fi
-	"${vg[@]}" "$WA" -f -l 127.0.0.1:8080 -s "$T/secret" -w "$TH_TOP/www" \
+	"${vg[@]}" "$WA" -f -l 127.0.0.1:8080 -s "$T/secret" -w "$TH_TOP/www" "$@" \
 		-r "$TH_TOP/tcp_relay/tcp_relay" -P "$T/tcp_relay.pid" -- -a \
 		>>"$T/webadmin.log" 2>&1 &
 	WA_PID=$!
@@ -108,6 +108,7 @@ restore_defaults() {
 		shift
 		[ "$(th_knob "$k")" = "$v" ] || th_set "$k" "$v"
 	done
+	[ -z "$(th_knob interfaces)" ] || th_set interfaces ''
 }
 
 # dig_from ADDR PORT: one DNS query from the client at ADDR:PORT.
@@ -202,8 +203,13 @@ testConfigGetEqualsProc() {
 	assertEquals "GET /api/config status" 200 "$CODE"
 	assertEquals "the JSON values vs /proc/krelay ($KNOBS)" "$(knobs_now)" \
 		"$(jv "[$(echo ".$KNOBS" | sed 's/ /, ./g')] | map(if type == \"array\" then map(tostring) | join(\",\") else tostring end) | join(\" \")")"
-	assertEquals "the JSON has exactly the knobs" "$(echo $KNOBS | tr ' ' '\n' | sort | paste -sd' ')" \
+	assertEquals "the JSON has exactly the knobs" "$(echo $KNOBS interfaces | tr ' ' '\n' | sort | paste -sd' ')" \
 		"$(jv 'keys | join(" ")')"
+	assertEquals "interfaces: a string, empty for every interface" '""' \
+		"$(jv '.interfaces | tojson')"
+	th_set interfaces rc0,rs+
+	areq GET /api/config
+	assertEquals "interfaces vs /proc" "$(th_knob interfaces)" "$(jv .interfaces)"
 }
 
 testConfigPutSubsetChangesProc() {
@@ -220,6 +226,7 @@ testConfigPutSubsetChangesProc() {
 testConfigPutBadFieldChangesNothing() {
 	local before body field
 	th_set udp_timeout 33
+	th_set interfaces rc0
 	before=$(knobs_now)
 	while read -r field body; do
 		ajson PUT /api/config "$body"
@@ -228,6 +235,7 @@ testConfigPutBadFieldChangesNothing() {
 		assertEquals "error starts with the field for $body" "$field" \
 			"$(jv '.error | split(":")[0]')"
 		assertEquals "/proc unchanged after $body" "$before" "$(knobs_now)"
+		assertEquals "interfaces unchanged after $body" rc0 "$(th_knob interfaces)"
 	done <<-'EOF'
 	max_entries {"udp_timeout": 46, "tcp_timeout_close": 5, "gport": 16005, "max_entries": 0}
 	tcp_ports {"gport": 16005, "udp_timeout": 46, "tcp_ports": [53, 80, 80]}
@@ -236,7 +244,63 @@ testConfigPutBadFieldChangesNothing() {
 	tcp_ports {"udp_timeout": 46, "tcp_ports": [53, 16000]}
 	colour {"udp_timeout": 46, "colour": "blue"}
 	udp_stream_timeout {"udp_timeout": 46, "udp_stream_timeout": 86401}
+	interfaces {"udp_timeout": 46, "gport": 16005, "interfaces": "rc0/1"}
+	interfaces {"udp_timeout": 46, "interfaces": "rs0,rs0"}
+	interfaces {"udp_timeout": 46, "interfaces": "a,b,c,d,e,f,g,h,i"}
+	interfaces {"max_entries": 5, "interfaces": "abcdefghijklmno+"}
+	interfaces {"udp_timeout": 46, "interfaces": ["rs0"]}
+	udp_timeout {"interfaces": "rs0", "udp_timeout": 0}
 	EOF
+}
+
+# The scope through the API: set, read back, in force for new flows, and
+# cleared with an empty string.
+testConfigPutInterfacesReachesTheKernel() {
+	ajson PUT /api/config '{"interfaces": "rc0, rs+"}'
+	assertEquals "PUT interfaces: $(cat "$T/body")" 200 "$CODE"
+	assertEquals "the answer, canonical" rc0,rs+ "$(jv .interfaces)"
+	assertEquals "/proc/krelay/interfaces" rc0,rs+ "$(th_knob interfaces)"
+	areq GET /api/config
+	assertEquals "GET after PUT" rc0,rs+ "$(jv .interfaces)"
+	assertEquals "relayed: the client's interface rc0 is in scope" 192.0.2.1 \
+		"$(dig_from 10.0.0.1 41001)"
+
+	ajson PUT /api/config '{"interfaces": "rs0"}'
+	assertEquals "PUT interfaces rs0" 200 "$CODE"
+	assertNotEquals "not relayed: rc0 is out of scope" 192.0.2.1 \
+		"$(dig_from 10.0.0.1 41002 2>/dev/null)"
+	assertEquals "no flow from it" "" "$(nat_keys | grep 41002)"
+
+	ajson PUT /api/config '{"interfaces": ""}'
+	assertEquals "PUT an empty interfaces: $(cat "$T/body")" 200 "$CODE"
+	assertEquals "the answer: an empty string" '""' "$(jv '.interfaces | tojson')"
+	assertEquals "/proc/krelay/interfaces cleared" "" "$(th_knob interfaces)"
+	assertEquals "relayed again on every interface" 192.0.2.1 "$(dig_from 10.0.0.1 41003)"
+}
+
+# With -c, interfaces reaches the file, an empty value as "interfaces =",
+# and krelayctl apply puts that file into the module.
+testConfigFileCarriesInterfacesForKrelayctlApply() {
+	local conf=$T/krelay.conf
+	rm -f "$conf"
+	wa_stop
+	wa_start -c "$conf" || fail "webadmin -c did not start"
+	ajson PUT /api/config '{"interfaces": "rc0,rs+", "udp_timeout": 44}'
+	assertEquals "PUT interfaces and udp_timeout" 200 "$CODE"
+	assertTrue "the file has them: $(cat "$conf" 2>&1)" \
+		"grep -qx 'interfaces = rc0,rs+' '$conf' && grep -qx 'udp_timeout = 44' '$conf'"
+	ajson PUT /api/config '{"interfaces": ""}'
+	assertEquals "PUT an empty interfaces" 200 "$CODE"
+	assertEquals "the file's interfaces line" "interfaces =" "$(grep '^interfaces' "$conf")"
+	wa_stop
+	wa_start || fail "webadmin did not start again"
+
+	th_set interfaces rs0
+	th_set udp_timeout 30
+	"$TH_TOP/krelayctl/krelayctl" apply "$conf" 2>"$T/apply.err"
+	assertEquals "krelayctl apply of webadmin's file: $(cat "$T/apply.err")" 0 $?
+	assertEquals "the empty interfaces reached the module" "" "$(th_knob interfaces)"
+	assertEquals "and udp_timeout" 44 "$(th_knob udp_timeout)"
 }
 
 testStartFalseThenTrue() {

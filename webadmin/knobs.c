@@ -20,6 +20,8 @@
 #include "webadmin.h"
 
 #define PORTS_MAX	16
+#define IFNAMES_MAX	8
+#define IFNAME_MAX	15	/* IFNAMSIZ - 1, a trailing '+' included */
 
 const struct knob knobs[NKNOBS] = {
 	{ "gport",			KNOB_INT,	1, 65535 },
@@ -31,6 +33,7 @@ const struct knob knobs[NKNOBS] = {
 	{ "udp_stream_timeout",		KNOB_INT,	1, 86400 },
 	{ "tcp_timeout_established",	KNOB_INT,	1, 864000 },
 	{ "tcp_timeout_close",		KNOB_INT,	1, 864000 },
+	{ "interfaces",			KNOB_IFNAMES,	0, 0 },
 };
 
 enum { K_GPORT = 0, K_TCP_PORTS = 2 };
@@ -149,6 +152,79 @@ static int check_ports(const struct knob *k, const char *in, char *out,
 	return 0;
 }
 
+/*
+ * One name as the kernel's dev_valid_name() takes it once a trailing '+'
+ * (the wildcard) is cut off, and printable ASCII: the kernel also takes
+ * other bytes, but such names have no place in a form, a log or the file.
+ */
+static bool ifname_valid(const char *s, size_t len)
+{
+	size_t i, base = len;
+
+	if (len == 0 || len > IFNAME_MAX)
+		return false;
+	if (s[len - 1] == '+')
+		base--;
+	if (base == 0 || (base == 1 && s[0] == '.') ||
+	    (base == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (i = 0; i < base; i++) {
+		unsigned char c = s[i];
+
+		if (c <= ' ' || c > '~' || c == '/' || c == ':')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Empty (every interface), or 1 to IFNAMES_MAX comma-separated names,
+ * blanks around each ignored, none twice.
+ */
+static int check_ifnames(const struct knob *k, const char *in, char *out,
+			 char *err)
+{
+	const char *p = in, *end, *item[IFNAMES_MAX];
+	size_t len, ilen[IFNAMES_MAX];
+	int n = 0, i, j, off = 0;
+
+	*out = '\0';
+	if (*in == '\0')
+		return 0;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		end = p + strcspn(p, ",");
+		len = end - p;
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (n == IFNAMES_MAX || !ifname_valid(p, len))
+			goto bad;
+		for (j = 0; j < n; j++) {
+			if (ilen[j] == len && !memcmp(item[j], p, len)) {
+				snprintf(err, KNOB_ERR_MAX,
+					 "%s: %.*s listed twice", k->name,
+					 (int)len, p);
+				return -1;
+			}
+		}
+		item[n] = p;
+		ilen[n++] = len;
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+	for (i = 0; i < n; i++)
+		off += snprintf(out + off, KNOB_VAL_MAX - off, "%s%.*s",
+				i ? "," : "", (int)ilen[i], item[i]);
+	return 0;
+bad:
+	snprintf(err, KNOB_ERR_MAX,
+		 "%s: must be empty (every interface) or 1 to %d comma-separated interface names (up to %d printable ASCII characters, no / or :; a trailing + matches a prefix)",
+		 k->name, IFNAMES_MAX, IFNAME_MAX);
+	return -1;
+}
+
 /* Check text input (config file) and canonicalise it into out. */
 int knob_check(const struct knob *k, const char *in, char *out, char *err)
 {
@@ -159,6 +235,8 @@ int knob_check(const struct knob *k, const char *in, char *out, char *err)
 		return check_ip(k, in, out, err);
 	case KNOB_PORTS:
 		return check_ports(k, in, out, err);
+	case KNOB_IFNAMES:
+		return check_ifnames(k, in, out, err);
 	}
 	return -1;
 }
@@ -204,6 +282,14 @@ int knob_from_json(const struct knob *k, const json_t *v, char *out,
 					json_integer_value(e));
 		}
 		return check_ports(k, buf, out, err);
+	case KNOB_IFNAMES:
+		if (!json_is_string(v)) {
+			snprintf(err, KNOB_ERR_MAX,
+				 "%s: must be a string (\"\" for every interface)",
+				 k->name);
+			return -1;
+		}
+		return check_ifnames(k, json_string_value(v), out, err);
 	}
 	return -1;
 bad_ports:
@@ -216,7 +302,7 @@ bad_ports:
 /* A knob file's text as JSON; null when it does not parse. */
 json_t *knob_to_json(const struct knob *k, const char *val)
 {
-	json_t *arr;
+	json_t *arr, *str;
 	const char *p;
 	char *end;
 	long v;
@@ -226,7 +312,9 @@ json_t *knob_to_json(const struct knob *k, const char *val)
 		v = strtol(val, &end, 10);
 		return *val && !*end ? json_integer(v) : json_null();
 	case KNOB_IP:
-		return json_string(val);
+	case KNOB_IFNAMES:
+		str = json_string(val);	/* NULL when not UTF-8 */
+		return str ? str : json_null();
 	case KNOB_PORTS:
 		arr = json_array();
 		for (p = val; arr && *p; p = *end ? end + 1 : end) {
@@ -430,8 +518,9 @@ int conffile_save(const struct knob_set *applied)
 	}
 	fprintf(f, "# krelay settings; webadmin rewrites this file when they change\n");
 	for (i = 0; i < NKNOBS; i++)
-		if (conf.set[i])
-			fprintf(f, "%s = %s\n", knobs[i].name, conf.val[i]);
+		if (conf.set[i])	/* "interfaces =" when empty */
+			fprintf(f, "%s =%s%s\n", knobs[i].name,
+				conf.val[i][0] ? " " : "", conf.val[i]);
 	if (fchmod(fd, 0644) < 0 || fflush(f) == EOF || fsync(fd) < 0) {
 		log_warn("save %s", tmp);
 		fclose(f);

@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-enum knob_type { KNOB_INT, KNOB_IP, KNOB_PORTS };
+enum knob_type { KNOB_INT, KNOB_IP, KNOB_PORTS, KNOB_IFNAMES };
 
 struct knob {
 	const char	*name;
@@ -15,7 +15,7 @@ struct knob {
 	long		min, max;
 };
 
-#define NKNOBS		9
+#define NKNOBS		10
 #define KNOB_GPORT	0	/* index in knobs[] */
 #define KNOB_VAL_MAX	128
 #define KNOB_ERR_MAX	320

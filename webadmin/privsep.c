@@ -53,13 +53,16 @@ static const size_t req_len[PS_TYPE_MAX] = {
 	[PS_NAT]	= sizeof(struct ps_nat),
 };
 
-/* A set value: NUL-terminated, NUL-padded, valid and already canonical. */
+/*
+ * A set value: NUL-terminated, NUL-padded, valid and already canonical;
+ * empty only for interfaces (every interface).
+ */
 static int check_value(int k, const char *val)
 {
 	char out[KNOB_VAL_MAX], err[KNOB_ERR_MAX];
 	size_t len = strnlen(val, KNOB_VAL_MAX), i;
 
-	if (len == 0 || len == KNOB_VAL_MAX)
+	if ((len == 0 && knobs[k].type != KNOB_IFNAMES) || len == KNOB_VAL_MAX)
 		return -1;
 	for (i = len; i < KNOB_VAL_MAX; i++)
 		if (val[i])

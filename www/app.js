@@ -3,7 +3,8 @@
 
 (function () {
   const KNOBS = ['gport', 'real_ip', 'tcp_ports', 'udp_ports', 'max_entries',
-    'udp_timeout', 'udp_stream_timeout', 'tcp_timeout_established', 'tcp_timeout_close'];
+    'udp_timeout', 'udp_stream_timeout', 'tcp_timeout_established', 'tcp_timeout_close',
+    'interfaces'];
   const RANGES = {
     gport: [1, 65535], max_entries: [1, 4194304],
     udp_timeout: [1, 86400], udp_stream_timeout: [1, 86400],
@@ -283,6 +284,14 @@
       if (!ports.length || ports.length > 16 || ports.some((p) => !/^\d+$/.test(p) || +p < 1 || +p > 65535))
         throw new Error('a list of 1 to 16 ports from 1 to 65535');
       return ports.map(Number);
+    }
+    if (k === 'interfaces') {
+      if (text === '') return '';           // every interface
+      const names = text.split(',').map((n) => n.trim());
+      if (names.length > 8 || names.some((n) => !/^[!-~]{1,15}$/.test(n) || /[/:]/.test(n) ||
+          ['', '.', '..'].includes(n.replace(/\+$/, ''))))
+        throw new Error('empty for all, or 1 to 8 interface names (eth1, eth+)');
+      return names.join(',');
     }
     const [lo, hi] = RANGES[k];
     if (!/^\d+$/.test(text) || +text < lo || +text > hi)

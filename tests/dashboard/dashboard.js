@@ -202,6 +202,34 @@ async function main() {
     w = await waitRow(page, (r) => r[0] === 'TCP' && r[5] === '16000');
     check('TCP flows go to gport 16000 again', !!w.row, 'a TCP row with gport 16000', w.rows);
 
+    // ---- configuration: the scope, checked in the page, by the server, then set and cleared
+    const ifShown = await page.inputValue('#cfg-interfaces');
+    check('the config form shows interfaces empty (every interface)', ifShown === '', '""', ifShown);
+    await page.fill('#cfg-interfaces', 'rc0/1');
+    await page.click('#cfg-save');
+    const ifLocal = await waitText(page, '#err-interfaces', (t) => t !== '');
+    check('interfaces "rc0/1": refused in the page', /interface names/.test(ifLocal || ''),
+      'an interface-name error', ifLocal);
+    await page.fill('#cfg-interfaces', 'rc0,rc0');
+    await page.click('#cfg-save');
+    const ifTwice = await waitText(page, '#err-interfaces', (t) => t !== '');
+    check('interfaces "rc0,rc0": the server\'s error on the field', /rc0 listed twice/.test(ifTwice || ''),
+      'an error saying rc0 is listed twice', ifTwice);
+    await page.fill('#cfg-interfaces', 'rc0, rs+');
+    await page.click('#cfg-save');
+    const ifSaved = await waitText(page, '#cfg-message', (t) => t === 'Saved.');
+    check('interfaces "rc0, rs+": "Saved."', ifSaved === 'Saved.', '"Saved."', ifSaved);
+    cfg = await api(page, 'GET', '/api/config');
+    check('interfaces in the API: rc0,rs+', cfg.data && cfg.data.interfaces === 'rc0,rs+', 'rc0,rs+',
+      cfg.data && cfg.data.interfaces);
+    await page.fill('#cfg-interfaces', '');
+    await page.click('#cfg-save');
+    const ifCleared = await waitText(page, '#cfg-message', (t) => t === 'Saved.');
+    check('interfaces emptied: "Saved."', ifCleared === 'Saved.', '"Saved."', ifCleared);
+    cfg = await api(page, 'GET', '/api/config');
+    check('interfaces in the API: "" (every interface)', cfg.data && cfg.data.interfaces === '', '""',
+      cfg.data && cfg.data.interfaces);
+
     // ---- the picture: let the chart gather a few samples first
     await waitText(page, '#status-pps', (t) => /^\d/.test(t));
     await page.waitForTimeout(3000);
