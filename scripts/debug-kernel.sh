@@ -21,7 +21,7 @@ self=$(readlink -f "$0")
 # Options the lab and the checkers need; a .config without one of them is
 # configured again.
 needed="KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK VIRTIO_NET 9P_FS VETH
-	USER_NS NF_TABLES NFT_NAT NF_CONNTRACK NF_DEFRAG_IPV4"
+	USER_NS NF_TABLES NF_TABLES_INET NFT_NAT NF_CONNTRACK NF_DEFRAG_IPV4"
 missing() {
 	for o in $needed; do
 		grep -q "^CONFIG_$o=y" .config || { echo "$o"; return 0; }
@@ -66,7 +66,7 @@ if [ ! -f .config ] || [ "$self" -nt .config ] || missing >/dev/null; then
 	  -d HID -d INPUT_JOYSTICK -d INPUT_TABLET -d INPUT_TOUCHSCREEN -d AGP \
 	  -d ATA -d SCSI -d MD -d FB -d ETHERNET -d NET_VENDOR_INTEL -d HAMRADIO \
 	  -d BT -d RFKILL -d NFS_FS -d NFSD -d AUTOFS_FS -d QUOTA -d EXT4_FS \
-	  -d ISO9660_FS -d MSDOS_FS -d VFAT_FS -d IPV6 -d NETLABEL -d SECURITY_SELINUX \
+	  -d ISO9660_FS -d MSDOS_FS -d VFAT_FS -d NETLABEL -d SECURITY_SELINUX \
 	  -d KVM -d XEN -d HYPERV -d ACPI_VIDEO -d LOGO -d PCCARD -d CPU_FREQ \
 	  -d HIBERNATION -d SUSPEND
 	# What the lab needs, built in.
@@ -77,7 +77,7 @@ if [ ! -f .config ] || [ "$self" -nt .config ] || missing >/dev/null; then
 	  -e NET_NS -e USER_NS -e VETH -e DUMMY -e PACKET -e UNIX -e INET -e TUN \
 	  -e NETFILTER -e NETFILTER_ADVANCED -e NETFILTER_NETLINK \
 	  -e NF_CONNTRACK -e NF_CONNTRACK_PROCFS -e NF_CONNTRACK_MARK -e NF_NAT \
-	  -e NF_DEFRAG_IPV4 -e NF_TABLES -e NF_TABLES_INET -e NF_TABLES_IPV4 \
+	  -e IPV6 -e NF_DEFRAG_IPV4 -e NF_TABLES -e NF_TABLES_INET -e NF_TABLES_IPV4 \
 	  -e NFT_CT -e NFT_NAT -e NFT_MASQ -e NFT_REDIR -e NFT_REJECT -e NFT_LIMIT \
 	  -e NFT_LOG -e NFT_COUNTER -e NFT_QUOTA -e NF_LOG_SYSLOG \
 	  -e NETFILTER_XTABLES -e IP_NF_IPTABLES -e IP_NF_FILTER -e IP_NF_NAT \
