@@ -24,7 +24,8 @@ needed="KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK VIRTIO_NET 9P_FS V
 	USER_NS NF_TABLES NF_TABLES_INET NFT_NAT NF_CONNTRACK NF_DEFRAG_IPV4"
 missing() {
 	for o in $needed; do
-		grep -q "^CONFIG_$o=y" .config || { echo "$o"; return 0; }
+		grep -q "^CONFIG_$o=y" "${1:-.}/.config" 2>/dev/null ||
+			{ echo "$o"; return 0; }
 	done
 	return 1
 }
@@ -33,7 +34,9 @@ if [ "${1:-}" = --print ]; then
 	echo "$dir"
 	exit 0
 fi
-if [ -s "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$(stat -c %Y "$src") v3" ]; then
+# Built, from this source, with every option the lab needs.
+if [ -s "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$(stat -c %Y "$src") v3" ] &&
+   [ "$self" -ot "$dir/build/.config" ] && ! missing "$dir/build" >/dev/null; then
 	echo "$dir"
 	exit 0
 fi
