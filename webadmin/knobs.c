@@ -106,27 +106,42 @@ static int check_ip(const struct knob *k, const char *in, char *out,
 	return 0;
 }
 
+/*
+ * The next item of a comma-separated list at *p, blanks around it left
+ * out: its length in *len, *p moved past it and its comma. Returns 1 when
+ * another item follows.
+ */
+static int list_item(const char **p, const char **item, size_t *len)
+{
+	const char *s = *p, *end;
+
+	while (*s == ' ')
+		s++;
+	end = s + strcspn(s, ",");
+	*len = end - s;
+	while (*len > 0 && s[*len - 1] == ' ')
+		(*len)--;
+	*item = s;
+	*p = *end == ',' ? end + 1 : end;
+	return *end == ',';
+}
+
 static int check_ports(const struct knob *k, const char *in, char *out,
 		       char *err)
 {
 	long ports[PORTS_MAX];
-	const char *p = in, *end;
+	const char *p = in, *item;
 	size_t len;
-	int n = 0, i, j, off = 0;
+	int n = 0, i, j, off = 0, more;
 
-	for (;;) {
-		while (*p == ' ')
-			p++;
-		end = p + strcspn(p, ",");
-		len = end - p;
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	do {
+		more = list_item(&p, &item, &len);
 		if (n == PORTS_MAX) {
 			snprintf(err, KNOB_ERR_MAX, "%s: at most %d ports",
 				 k->name, PORTS_MAX);
 			return -1;
 		}
-		if (parse_num(p, len, &ports[n]) < 0 || ports[n] < 1 ||
+		if (parse_num(item, len, &ports[n]) < 0 || ports[n] < 1 ||
 		    ports[n] > 65535) {
 			snprintf(err, KNOB_ERR_MAX,
 				 "%s: must be a list of 1 to %d ports from 1 to 65535",
@@ -142,10 +157,7 @@ static int check_ports(const struct knob *k, const char *in, char *out,
 			}
 		}
 		n++;
-		if (*end != ',')
-			break;
-		p = end + 1;
-	}
+	} while (more);
 	for (i = 0; i < n; i++)
 		off += snprintf(out + off, KNOB_VAL_MAX - off, "%s%ld",
 				i ? "," : "", ports[i]);
@@ -184,36 +196,28 @@ static bool ifname_valid(const char *s, size_t len)
 static int check_ifnames(const struct knob *k, const char *in, char *out,
 			 char *err)
 {
-	const char *p = in, *end, *item[IFNAMES_MAX];
+	const char *p = in, *name, *item[IFNAMES_MAX];
 	size_t len, ilen[IFNAMES_MAX];
-	int n = 0, i, j, off = 0;
+	int n = 0, i, j, off = 0, more;
 
 	*out = '\0';
 	if (*in == '\0')
 		return 0;
-	for (;;) {
-		while (*p == ' ')
-			p++;
-		end = p + strcspn(p, ",");
-		len = end - p;
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
-		if (n == IFNAMES_MAX || !ifname_valid(p, len))
+	do {
+		more = list_item(&p, &name, &len);
+		if (n == IFNAMES_MAX || !ifname_valid(name, len))
 			goto bad;
 		for (j = 0; j < n; j++) {
-			if (ilen[j] == len && !memcmp(item[j], p, len)) {
+			if (ilen[j] == len && !memcmp(item[j], name, len)) {
 				snprintf(err, KNOB_ERR_MAX,
 					 "%s: %.*s listed twice", k->name,
-					 (int)len, p);
+					 (int)len, name);
 				return -1;
 			}
 		}
-		item[n] = p;
+		item[n] = name;
 		ilen[n++] = len;
-		if (*end != ',')
-			break;
-		p = end + 1;
-	}
+	} while (more);
 	for (i = 0; i < n; i++)
 		off += snprintf(out + off, KNOB_VAL_MAX - off, "%s%.*s",
 				i ? "," : "", (int)ilen[i], item[i]);
