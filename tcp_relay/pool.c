@@ -379,22 +379,27 @@ pool_top_up(void)
 }
 
 /*
- * Let children beyond the spares go once a burst is over: those that were
- * not needed for TRIM_IDLE_S. Dispatch takes the first idle child, so
- * under a steady load the last ones stay idle and the others are kept,
- * instead of being retired and forked again every second.
+ * Let children beyond the spares go once a burst is over, as Apache's
+ * prefork does: called once a second, retire one child that has not been
+ * needed for TRIM_IDLE_S. A pool grown by a burst shrinks over minutes,
+ * not at once, so bursts that come back every few seconds find their
+ * children still there instead of forking them again. Dispatch takes the
+ * first idle child, so the last ones are those left idle: retire from the
+ * end.
  */
 void
 pool_trim(void)
 {
 	time_t	 now = monotime();
-	int	 i, n = idle_count();
+	int	 i;
 
-	for (i = conf.max_children - 1; i >= 0 && n > conf.spares; i--) {
+	if (idle_count() <= conf.spares)
+		return;
+	for (i = conf.max_children - 1; i >= 0; i--) {
 		if (idle(&children[i]) &&
 		    now - children[i].idle_since >= TRIM_IDLE_S) {
 			child_retire(&children[i]);
-			n--;
+			return;
 		}
 	}
 }

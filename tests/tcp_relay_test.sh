@@ -119,6 +119,25 @@ testTwoHundredConcurrentConnectionsAllRelayed() {
 	assertEquals "expected 'ok 200' echoed intact, got '$out'" "ok 200" "$out"
 }
 
+testPoolGrownByBurstShrinksOneChildASecond() {
+	local out n t0 mid
+	start_relay 22015 -p 22015 -n 2 -t 127.0.0.1:$ECHO_PORT
+	out=$(peer many 22015 12 2>&1 | tail -n 1)
+	t0=$(now_ms)
+	assertEquals "expected 'ok 12' echoed intact, got '$out'" "ok 12" "$out"
+	n=$(children)
+	assertTrue "expected the burst to grow the pool to 12 or more, got $n" \
+		"[ $n -ge 12 ]"
+	# idle children go after 5 s, one a second: at 7.5 s two or three
+	sleep "$(awk -v ms=$((7500 - ($(now_ms) - t0))) 'BEGIN { print (ms > 0 ? ms / 1000 : 0) }')"
+	mid=$(children)
+	assertTrue "expected the pool shrinking gently 7.5 s after a burst of $n, got $mid" \
+		"[ $mid -lt $n ] && [ $mid -ge $((n - 5)) ]"
+	th_wait_until $((n + 5)) children_are 2
+	assertEquals "expected the pool back at its 2 spares" 2 "$(children)"
+	assertEquals "expected no zombie children" 0 "$(zombies)"
+}
+
 testHalfClosedClientStillGetsServerReply() {
 	local out
 	start_relay 22020 -p 22020 -a -t 127.0.0.1:$REPLY_PORT
