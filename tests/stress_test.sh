@@ -315,8 +315,8 @@ testManyConnectionsInARowLeaveNoResidue() {
 	assertTrue "flows created" "[ $(($(th_stat insert) - ins0)) -ge $CONNS ]"
 	th_wait_until 60 stat_is entries_tcp 0
 	assertEquals "TCP entries after" 0 "$(tcp_entries)"
-	th_wait_until 30 fds_are "$p" "$fds0"
 	pool_settles "$p" "$kids0"
+	th_wait_until 30 fds_are "$p" "$fds0"
 	assertEquals "tcp_relay's descriptors" "$fds0" "$(nfds "$p")"
 	assertEquals "tcp_relay's children" "$kids0" "$(kids "$p")"
 	assertEquals "zombies" 0 "$(zombies "$p")"
@@ -411,6 +411,8 @@ testDescriptorLimitRefusesCleanlyAndRecovers() {
 	assertTrue "tcp_relay died at the descriptor limit" "alive $p"
 	grep -E 'Too many open files|no child free' "$T/tcp_relay.log" | tail -2
 	assertTrue "traffic after the limit" traffic_recovers
+	# one descriptor per child: the pool first, then the count
+	pool_settles "$p" 4
 	th_wait_until 30 fds_are "$p" "$fds0"
 	assertEquals "tcp_relay's descriptors" "$fds0" "$(nfds "$p")"
 	assertEquals "zombies" 0 "$(zombies "$p")"
