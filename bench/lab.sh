@@ -122,6 +122,13 @@ tcp_relay_start() {
 	th_wait_port tcp 0.0.0.0 16000 || say "tcp_relay does not listen"
 }
 
+# tcp_relay_fresh: restarted, its pool at its 8 spares.
+tcp_relay_fresh() {
+	tcp_relay_start "$TH_TOP/tcp_relay/tcp_relay"
+	th_wait_until 10 sh -c "[ \$(pgrep -P $(cat "$T/tcp_relay.pid") | wc -l) -ge 8 ]" ||
+		say "tcp_relay's pool not at its spares"
+}
+
 nft_up() {
 	nft -f - <<EOC
 table ip bench {
@@ -217,6 +224,9 @@ mem() {
 	cli bash -c "exec 3<>/dev/tcp/$RELAY/8081; sleep 0.5"
 	rec mem.nft.conntrack_objsize "$(awk '$1 == "nf_conntrack" { print $4 }' /proc/slabinfo)"
 	nft_down
+	# A fresh tcp_relay: the pool a conn/s run grew is retired over
+	# minutes, and its idle children would take the held connections.
+	tcp_relay_fresh
 	pid=$(cat "$T/tcp_relay.pid")
 	rec mem.tcp_relay.parent_private_kb "$(private_kb "$pid")"
 	# shellcheck disable=SC2046
@@ -239,6 +249,7 @@ mem() {
 	# The whole guest's memory per held connection (client, relay and
 	# server sockets, processes and NAT state included).
 	for p in $TCP_PATHS; do
+		[ "$p" = krelay ] && tcp_relay_fresh
 		path_begin "$p"
 		sleep 1
 		kb0=$(mem_used_kb)
@@ -267,6 +278,7 @@ scale() {
 	echo flush > $TH_PROC/nat
 	th_set udp_timeout 30
 	# 1,000 concurrent relayed connections: all opened, all reach the server.
+	tcp_relay_fresh
 	cli "$BT" hold $RELAY 80 1000 15 > "$T/held" &
 	th_wait_until 60 test -s "$T/held"
 	sleep 2
