@@ -125,9 +125,9 @@ tcp_relay_start() {
 # tcp_relay_fresh: restarted, its pool at its 8 spares.
 tcp_relay_fresh() {
 	tcp_relay_start "$TH_TOP/tcp_relay/tcp_relay"
-	th_wait_until 10 sh -c "[ \$(pgrep -P $(cat "$T/tcp_relay.pid") | wc -l) -ge 8 ]" ||
-		say "tcp_relay's pool not at its spares"
+	th_wait_until 10 pool_at_spares || say "tcp_relay's pool not at its spares"
 }
+pool_at_spares() { [ "$(tcp_relay_children | wc -w)" -ge 8 ]; }
 
 nft_up() {
 	nft -f - <<EOC

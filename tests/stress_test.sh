@@ -75,12 +75,12 @@ stray_relays() {
 		awk -v p="$1" '$4 == "tcp_relay" && $1 != p && $2 != p'
 }
 no_stray_relays() { [ -z "$(stray_relays "$1")" ]; }
+# none_alive PID...: all gone (alive holds for a zombie until it is reaped)
 none_alive() {
 	local q
 
 	for q; do
-		# a zombie is gone for this purpose only once reaped
-		[ -e "/proc/$q" ] && return 1
+		alive "$q" && return 1
 	done
 	return 0
 }
