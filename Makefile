@@ -25,7 +25,7 @@ endif
 LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test.sh \
 	krelay_tcp_test.sh webadmin_test.sh krelayctl_test.sh kfuzz_test.sh stress_test.sh
 # Suites that run on the host.
-HOST_SUITES ?= $(wildcard tests/tcp_relay_test.sh tests/webadmin_host_test.sh \
+HOST_SUITES ?= $(wildcard tests/deps_test.sh tests/tcp_relay_test.sh tests/webadmin_host_test.sh \
 	tests/webadmin_fuzz_test.sh tests/install_test.sh)
 
 all: module progs
@@ -69,12 +69,22 @@ fuzz:
 
 # webadmin under valgrind with the real module (slow: not part of check).
 check-valgrind: all
+	$(Q)sh scripts/deps.sh valgrind
 	$(Q)tests/lab/run webadmin_valgrind_test.sh
 
 # The fault, abuse and load suites at full scale (check runs them reduced).
 check-stress: all
-	$(Q)LAB_APPEND="$(LAB_APPEND) STRESS_SCALE=full" \
+	$(Q)LAB_APPEND="$(LAB_APPEND) STRESS_SCALE=full" LAB_SCALE=$${LAB_SCALE:-4} \
 		tests/lab/run kfuzz_test.sh stress_test.sh
+
+# The README's commands on a fresh Debian 12 root made by debootstrap:
+# what to run after a change to dependencies, tests or the lab.
+check-fresh:
+	$(Q)sh scripts/deps.sh fresh
+	$(Q)bash scripts/check-fresh.sh
+
+# Everything: make check and every longer target.
+check-all: check check-stress check-valgrind check-debug check-fresh
 
 # A real browser against the dashboard in the lab (boots its own guest).
 check-dashboard:
@@ -93,11 +103,11 @@ check-debug:
 		$(MAKE) -C krelay clean; $(MAKE) module KDIR=$$d/build; \
 		echo "== debug kernel $$r"; \
 		KVER=$$r LAB_KERNEL=$$d/vmlinuz LAB_MODDIR=$$d/lib/modules/$$r \
-		LAB_TIMEOUT=$${LAB_TIMEOUT:-5400} tests/lab/run $(DEBUG_SUITES)
+		LAB_SCALE=$${LAB_SCALE:-4} tests/lab/run $(DEBUG_SUITES)
 	$(Q)$(MAKE) -C krelay clean
 	$(Q)$(MAKE) module KVER=$(RT_KVER) KDIR=/lib/modules/$(RT_KVER)/build
 	$(Q)echo "== PREEMPT_RT kernel $(RT_KVER)"
-	$(Q)KVER=$(RT_KVER) LAB_TIMEOUT=$${LAB_TIMEOUT:-3600} tests/lab/run $(DEBUG_SUITES)
+	$(Q)KVER=$(RT_KVER) LAB_SCALE=$${LAB_SCALE:-2} tests/lab/run $(DEBUG_SUITES)
 	$(Q)$(MAKE) -C krelay clean
 	$(Q)$(MAKE) module
 
@@ -183,6 +193,8 @@ help:
 	@echo '  check-debug the lab suites on a KASAN/lockdep/kmemleak kernel and'
 	@echo '              on the PREEMPT_RT kernel (slow; builds the kernel once)'
 	@echo '  check-stress     kfuzz and stress suites at full scale (STRESS_SCALE=full)'
+	@echo '  check-fresh      make check in a fresh Debian 12 root (debootstrap)'
+	@echo '  check-all        check and every longer check target'
 	@echo '  lab         boot the lab with the module loaded and open a shell'
 	@echo '  deps        install build and test dependencies (Debian 12)'
 	@echo '  install     programs, www, man pages, systemd units, DKMS tree,'
@@ -192,5 +204,6 @@ help:
 	@echo 'Variables: KVER (kernel flavour to build for), V=1 (show commands)'
 
 .PHONY: all module progs deps check checkpatch check-host check-lab fuzz \
-	check-dashboard check-valgrind check-debug check-stress lab bench \
+	check-dashboard check-valgrind check-debug check-stress check-fresh \
+	check-all lab bench \
 	clean install uninstall help

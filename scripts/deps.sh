@@ -5,26 +5,45 @@
 #   scripts/deps.sh              what `make check` needs
 #   scripts/deps.sh bench        and the load tools and alternatives of bench/
 #   scripts/deps.sh debug        and what the debug kernel build needs
+#   scripts/deps.sh valgrind     and valgrind (make check-valgrind)
+#   scripts/deps.sh fresh        and debootstrap (make check-fresh)
+#   scripts/deps.sh --list [GROUP...]   print the packages, one a line
+#
+# The default list holds every package a `make check` suite or the lab
+# calls; tests/deps_test.sh checks that against what the suites run.
 set -eu
+
+list=
+if [ "${1:-}" = --list ]; then
+	list=1
+	shift
+fi
 
 KVER=${KVER:-6.1.0-56-amd64}
 
 pkgs="
 make gcc libc6-dev pkg-config git
 linux-image-$KVER linux-headers-$KVER linux-source-6.1
-qemu-system-x86 busybox-static cpio kmod
+qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 shunit2 libmicrohttpd-dev libjansson-dev
 dnsmasq-base dnsutils curl tcpdump iproute2 iputils-ping ethtool nftables procps
-python3 perl psmisc jq chromium
+python3 perl psmisc jq chromium chromium-driver python3-selenium haproxy
 python3-scapy clang libclang-rt-14-dev dkms man-db libcap2-bin
 "
 for group in "$@"; do
 	case $group in
-	bench) pkgs="$pkgs dnsperf iperf3 wrk haproxy socat linux-perf" ;;
+	bench) pkgs="$pkgs dnsperf iperf3 wrk socat linux-perf" ;;
+	valgrind) pkgs="$pkgs valgrind" ;;
+	fresh) pkgs="$pkgs debootstrap" ;;
 	debug) pkgs="$pkgs flex bison bc libelf-dev libssl-dev linux-image-6.1.0-56-rt-amd64 linux-headers-6.1.0-56-rt-amd64" ;;
-	*) echo "deps: unknown group $group (bench, debug)" >&2; exit 2 ;;
+	*) echo "deps: unknown group $group (bench, debug, valgrind, fresh)" >&2; exit 2 ;;
 	esac
 done
+
+if [ -n "$list" ]; then
+	printf '%s\n' $pkgs
+	exit 0
+fi
 
 missing=
 for p in $pkgs; do

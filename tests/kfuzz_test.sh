@@ -9,6 +9,7 @@
 # nobody, as root of a user namespace), crafted packets through the hooks.
 # Afterwards: no kernel warning, a consistent table, normal traffic.
 # STRESS_SCALE=check (default) or full sets the counts.
+# lab-budget: 300 s (usually 30-54 s on 2 cores under TCG)
 
 . "$(dirname "$0")/lib.sh"
 

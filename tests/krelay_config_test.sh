@@ -1,6 +1,7 @@
 #!/bin/bash
 # krelay's configuration interface: /proc/krelay knobs and the start
 # parameter. Runs in the lab (tests/lab/run krelay_config_test.sh).
+# lab-budget: 900 s (usually 150-280 s on 2 cores under TCG)
 
 . "$(dirname "$0")/lib.sh"
 

@@ -6,6 +6,7 @@
 #
 # The client connects to 192.168.0.2:80; krelay steers it to tcp_relay,
 # whose connection to the server carries the client's address.
+# lab-budget: 360 s (usually 50-70 s on 2 cores under TCG)
 
 . "$(dirname "$0")/lib.sh"
 

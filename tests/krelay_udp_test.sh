@@ -7,6 +7,7 @@
 # The client asks the relay (192.168.0.2:53); krelay forwards to real_ip.
 # KRELAY_RULESET=conntrack runs the same suite under a typical gateway's
 # nftables ruleset (krelay_udp_conntrack_test.sh).
+# lab-budget: 600 s (usually 100-160 s on 2 cores under TCG)
 
 . "$(dirname "$0")/lib.sh"
 

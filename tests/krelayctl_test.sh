@@ -8,6 +8,7 @@
 #
 # Flows are made by the client alone: a datagram to the relay's port 53
 # makes an UNREPLIED UDP flow, a SYN to port 80 a TCP one.
+# lab-budget: 240 s (usually 16-33 s on 2 cores under TCG)
 
 . "$(dirname "$0")/lib.sh"
 

@@ -14,6 +14,7 @@
 # kernel: values in /proc, EINVAL paths, flows made by real clients, the
 # start parameter, rmmod, and tcp_relay following a gport change without
 # cutting connections.
+# lab-budget: 720 s (usually 100-200 s on 2 cores under TCG)
 
 . "$(dirname "$0")/lib.sh"
 

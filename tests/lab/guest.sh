@@ -3,7 +3,8 @@
 # what a system needs, builds the topology, runs the suites or a shell,
 # checks the kernel's health, writes verdicts out, powers off.
 # Environment (from the kernel command line): lab_top, lab_mode
-# (suites|shell|cmd), lab_suites (comma-separated).
+# (suites|shell|cmd), lab_suites (comma-separated), lab_scale (budget
+# multiplier, tests/lab/run).
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=${TERM:-linux}
@@ -59,11 +60,22 @@ cmd)
 	verdict "LAB-CMD rc=$rc"
 	;;
 *)
+	# shellcheck source=tests/lab/budget.sh
+	. "$lab_top/tests/lab/budget.sh"
 	for s in ${lab_suites//,/ }; do
 		start=$SECONDS
-		echo "lab: running $s"
-		if (cd "$lab_top/tests" && bash "./$s") > "$out/$s.log" 2>&1; then
+		budget=$(($(lab_budget "$lab_top/tests/$s") * ${lab_scale:-1}))
+		echo "lab: running $s (budget $budget s)"
+		# timeout signals the suite's whole process group, servers included.
+		(cd "$lab_top/tests" && exec timeout -k 10 "$budget" bash "./$s") \
+			> "$out/$s.log" 2>&1
+		src=$?
+		if [ "$src" -eq 0 ]; then
 			verdict "LAB-SUITE $s PASS ($((SECONDS - start)) s)"
+		elif [ "$src" -eq 124 ] || [ "$src" -eq 137 ]; then
+			verdict "LAB-SUITE $s FAIL ($((SECONDS - start)) s: over its budget of $budget s, killed)"
+			echo "lab: $s killed after its budget of $budget s" >> "$out/$s.log"
+			rc=1
 		else
 			verdict "LAB-SUITE $s FAIL ($((SECONDS - start)) s)"
 			rc=1
