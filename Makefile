@@ -1,8 +1,12 @@
 # krelay: top-level build. `make` builds everything, `make check` runs every
 # test, `make lab` opens the relay lab. Quiet by default, V=1 for commands.
 
-KVER ?= 6.1.0-56-amd64
-KDIR ?= /lib/modules/$(KVER)/build
+# The kernels: Debian 12's 6.1 (KVER, the default build) and the 6.12 LTS
+# (KVER_612), as scripts/deps.sh last fetched them (scripts/kernels.sh).
+kernels = sh scripts/kernels.sh
+KVER ?= $(shell $(kernels) release 6.1)
+KVER_612 ?= $(shell $(kernels) release 6.12 2>/dev/null)
+KDIR ?= $(shell $(kernels) kdir $(KVER))
 PROGS = tcp_relay webadmin krelayctl tests tests/fuzz
 # Installation (make install [DESTDIR=...] [PREFIX=...]): see install below.
 VERSION ?= 0.1
@@ -24,14 +28,25 @@ endif
 # Kernel-facing suites, run in one boot of the lab.
 LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test.sh \
 	krelay_tcp_test.sh webadmin_test.sh krelayctl_test.sh kfuzz_test.sh stress_test.sh
+LAB_SUITES_612 ?= krelay_config_test.sh krelay_udp_test.sh krelay_tcp_test.sh
 # Suites that run on the host.
 HOST_SUITES ?= $(wildcard tests/deps_test.sh tests/tcp_relay_test.sh tests/webadmin_host_test.sh \
 	tests/webadmin_fuzz_test.sh tests/install_test.sh)
 
-all: module progs
+all: module kmods progs
 
 module:
 	$(Q)$(MAKE) -C krelay
+
+# The module for the other kernels (6.12), each in build/kmod/RELEASE (a
+# copy of krelay/: Kbuild writes its objects beside the sources); the lab
+# loads the one built for the kernel it boots.
+kmods:
+	$(Q)set -e; for k in $(filter-out $(KVER),$(KVER_612)); do \
+		d=build/kmod/$$k; mkdir -p $$d/uapi; \
+		cp -u krelay/Kbuild krelay/Makefile $(KSRC) $$d/; \
+		cp -u krelay/uapi/krelay.h $$d/uapi/; \
+		$(MAKE) -C $$d KVER=$$k KDIR=$$($(kernels) kdir $$k); done
 
 # webadmin's default www directory follows PREFIX (rebuilt when it changes).
 progs:
@@ -60,8 +75,15 @@ check-host:
 	$(Q)set -e; for t in $(HOST_SUITES); do \
 		echo "== $$t"; bash $$t; done
 
+# Every kernel-facing suite on 6.1, the configuration, UDP and TCP suites
+# on 6.12 (check-kernels runs every suite on both).
 check-lab:
 	$(Q)tests/lab/run $(LAB_SUITES)
+	$(Q)KVER=$(KVER_612) tests/lab/run $(LAB_SUITES_612)
+
+check-kernels: all
+	$(Q)tests/lab/run $(LAB_SUITES)
+	$(Q)KVER=$(KVER_612) tests/lab/run $(LAB_SUITES)
 
 # webadmin's libFuzzer targets, SOAK_TIME seconds each (default 600).
 fuzz:
@@ -84,7 +106,7 @@ check-fresh:
 	$(Q)bash scripts/check-fresh.sh
 
 # Everything: make check and every longer target.
-check-all: check check-stress check-valgrind check-debug check-fresh
+check-all: check check-kernels check-stress check-valgrind check-debug check-fresh
 
 # A real browser against the dashboard in the lab (boots its own guest).
 check-dashboard:
@@ -94,10 +116,13 @@ check-dashboard:
 # DEBUG_ATOMIC_SLEEP; built once per machine by scripts/debug-kernel.sh,
 # the better part of an hour) and on Debian's PREEMPT_RT kernel. Slow: not
 # part of check. Leaves the module built for KVER again.
-RT_KVER ?= 6.1.0-56-rt-amd64
+RT_KVER ?= $(shell $(kernels) release 6.1-rt 2>/dev/null)
 DEBUG_SUITES ?= $(LAB_SUITES)
-check-debug:
+deps-debug:
 	$(Q)sh scripts/deps.sh debug
+
+# (RT_KVER is read once deps-debug has fetched the PREEMPT_RT kernel.)
+check-debug: deps-debug
 	$(Q)$(MAKE) all WERROR=1
 	$(Q)set -e; d=$$(scripts/debug-kernel.sh); r=$$(cat $$d/release); \
 		$(MAKE) -C krelay clean; $(MAKE) module KDIR=$$d/build; \
@@ -105,7 +130,7 @@ check-debug:
 		KVER=$$r LAB_KERNEL=$$d/vmlinuz LAB_MODDIR=$$d/lib/modules/$$r \
 		LAB_SCALE=$${LAB_SCALE:-4} tests/lab/run $(DEBUG_SUITES)
 	$(Q)$(MAKE) -C krelay clean
-	$(Q)$(MAKE) module KVER=$(RT_KVER) KDIR=/lib/modules/$(RT_KVER)/build
+	$(Q)$(MAKE) module KVER=$(RT_KVER) KDIR=$$($(kernels) kdir $(RT_KVER))
 	$(Q)echo "== PREEMPT_RT kernel $(RT_KVER)"
 	$(Q)KVER=$(RT_KVER) LAB_SCALE=$${LAB_SCALE:-2} tests/lab/run $(DEBUG_SUITES)
 	$(Q)$(MAKE) -C krelay clean
@@ -123,6 +148,7 @@ lab: deps all
 
 clean:
 	$(Q)$(MAKE) -C krelay clean
+	$(Q)rm -rf build/kmod
 	$(Q)for d in $(PROGS); do \
 		[ -f $$d/Makefile ] && $(MAKE) -C $$d clean; done; true
 
@@ -185,7 +211,8 @@ help:
 	@echo '  check       install test dependencies, build with -Werror, run'
 	@echo '              checkpatch, the host suites and the lab suites'
 	@echo '  check-host  the suites that run on this host'
-	@echo '  check-lab   the kernel-facing suites in the QEMU lab'
+	@echo '  check-lab   the kernel-facing suites in the QEMU lab (6.1; a few on 6.12)'
+	@echo '  check-kernels    every lab suite on 6.1 and on 6.12'
 	@echo '  check-dashboard  Chromium drives the dashboard in the lab'
 	@echo '  check-valgrind   the webadmin lab suite with webadmin under valgrind'
 	@echo '  fuzz        the webadmin libFuzzer targets, SOAK_TIME s each (600)'
@@ -201,9 +228,10 @@ help:
 	@echo '              /etc/krelay/krelay.conf (DESTDIR, PREFIX=$(PREFIX))'
 	@echo '  uninstall   remove what install put there'
 	@echo '  clean, help'
-	@echo 'Variables: KVER (kernel flavour to build for), V=1 (show commands)'
+	@echo 'Variables: KVER (kernel release to build for, $(KVER)), KVER_612 ($(KVER_612)),'
+	@echo '           V=1 (show commands)'
 
 .PHONY: all module progs deps check checkpatch check-host check-lab fuzz \
 	check-dashboard check-valgrind check-debug check-stress check-fresh \
-	check-all lab bench \
+	check-all check-kernels kmods deps-debug lab bench \
 	clean install uninstall help

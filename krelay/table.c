@@ -6,6 +6,7 @@
 #include <linux/inet.h>
 #include <linux/jhash.h>
 #include <linux/module.h>
+#include <linux/net.h>
 #include <linux/random.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>

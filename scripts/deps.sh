@@ -19,23 +19,27 @@ if [ "${1:-}" = --list ]; then
 	shift
 fi
 
-KVER=${KVER:-6.1.0-56-amd64}
+top=$(cd "$(dirname "$0")/.." && pwd)
 
+# The kernels (Debian 12's 6.1 and the 6.12 LTS) are not installed: they
+# are unpacked into a cache by scripts/kernels.sh (last step below); what
+# their headers need to build a module is here.
 pkgs="
 make gcc libc6-dev pkg-config git
-linux-image-$KVER linux-headers-$KVER linux-source-6.1
+gcc-12 libelf1 libssl3 zlib1g dwarves linux-base linux-source-6.1
 qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 shunit2 libmicrohttpd-dev libjansson-dev
 dnsmasq-base dnsutils curl tcpdump iproute2 iputils-ping ethtool nftables procps
 python3 perl psmisc jq chromium chromium-driver python3-selenium haproxy
 python3-scapy clang libclang-rt-14-dev dkms man-db libcap2-bin
 "
+series="6.1 6.12"
 for group in "$@"; do
 	case $group in
 	bench) pkgs="$pkgs dnsperf iperf3 wrk socat linux-perf" ;;
 	valgrind) pkgs="$pkgs valgrind" ;;
 	fresh) pkgs="$pkgs debootstrap" ;;
-	debug) pkgs="$pkgs flex bison bc libelf-dev libssl-dev linux-image-6.1.0-56-rt-amd64 linux-headers-6.1.0-56-rt-amd64" ;;
+	debug) pkgs="$pkgs flex bison bc libelf-dev libssl-dev"; series="$series 6.1-rt" ;;
 	*) echo "deps: unknown group $group (bench, debug, valgrind, fresh)" >&2; exit 2 ;;
 	esac
 done
@@ -53,18 +57,24 @@ for p in $pkgs; do
 done
 
 if [ -z "$missing" ]; then
-	echo "deps: all present"
-	exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: all packages present"
+elif [ "$(id -u)" -ne 0 ]; then
 	echo "deps: missing:$missing (run as root to install)" >&2
 	exit 1
+else
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	echo "deps: done"
 fi
 
-echo "deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
-echo "deps: done"
+for s in $series; do
+	if [ "$(id -u)" -eq 0 ]; then
+		rel=$(sh "$top/scripts/kernels.sh" fetch "$s")
+	else
+		rel=$(sh "$top/scripts/kernels.sh" release "$s")
+	fi
+	echo "deps: kernel $s is $rel"
+done

@@ -1,8 +1,9 @@
 #!/bin/bash
 # shellcheck disable=SC2016
 # Installation and documentation, on this host: `make install` with DESTDIR
-# (and PREFIX), uninstall, the DKMS tree built by dkms for the lab's kernel
-# (into a private dkms tree: nothing under /var/lib/dkms or /lib/modules),
+# (and PREFIX), uninstall, the DKMS tree built by dkms for both kernels,
+# 6.1 and 6.12 (into a private dkms tree: nothing under /var/lib/dkms or
+# /lib/modules),
 # the systemd units (systemd-analyze verify), the man pages (man
 # --warnings) against each program's -h, and krelayctl's configuration
 # file path against plain files standing in for /proc/krelay:
@@ -11,7 +12,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-KVER=${KVER:-6.1.0-56-amd64}
+KERNELS="${KVER:-$(sh "$TH_TOP/scripts/kernels.sh" release 6.1)} ${KVER_612:-$(sh "$TH_TOP/scripts/kernels.sh" release 6.12)}"
 KC=$TH_TOP/krelayctl/krelayctl
 VERSION=$(sed -n 's/^VERSION ?= //p' "$TH_TOP/Makefile")
 D=
@@ -116,18 +117,27 @@ testPrefixMovesEverythingAndWwwDefault() {
 	assertTrue "krelay.service runs /opt/krelay/sbin/krelayctl" $?
 }
 
-testDkmsBuildsModuleForLabKernel() {
-	[ -d "/lib/modules/$KVER/build" ] || fail "no headers for $KVER"
+testDkmsBuildsModuleForBothKernels() {
+	local k kdir ko n=0
 	install_to "$D" || fail "make install: $(cat "$T/make.log")"
 	mkdir -p "$T/dkms"
-	# sign_file: no signing key to create under /var/lib/dkms.
-	sign_file=/nonexistent dkms build "krelay/$VERSION" -k "$KVER" \
-		--sourcetree "$D/usr/src" --dkmstree "$T/dkms" >"$T/dkms.log" 2>&1
-	assertEquals "dkms build, log: $(tail -20 "$T/dkms.log")" 0 $?
-	local ko="$T/dkms/krelay/$VERSION/$KVER/x86_64/module/krelay.ko"
-	assertTrue "built $ko" "[ -f '$ko' ]"
-	assertEquals "vermagic" "$KVER" "$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1)"
-	assertEquals "parameters" "hashsize start" "$(modinfo -F parm "$ko" | cut -d: -f1 | sort | xargs)"
+	for k in $KERNELS; do
+		n=$((n + 1))
+		kdir=$(sh "$TH_TOP/scripts/kernels.sh" kdir "$k")
+		[ -f "$kdir/Makefile" ] || fail "no headers for $k in $kdir"
+		# sign_file: no signing key to create under /var/lib/dkms.
+		sign_file=/nonexistent dkms build "krelay/$VERSION" -k "$k" \
+			--kernelsourcedir "$kdir" \
+			--sourcetree "$D/usr/src" --dkmstree "$T/dkms" >"$T/dkms-$k.log" 2>&1
+		assertEquals "dkms build for $k, log: $(tail -20 "$T/dkms-$k.log")" 0 $?
+		# Compressed as the kernel's modules are (6.12: krelay.ko.xz).
+		ko=$(ls "$T/dkms/krelay/$VERSION/$k/x86_64/module/krelay.ko"* 2>/dev/null | head -n 1)
+		assertTrue "built krelay.ko for $k" "[ -f '$ko' ]"
+		assertEquals "vermagic" "$k" "$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1)"
+		assertEquals "parameters" "hashsize start" "$(modinfo -F parm "$ko" | cut -d: -f1 | sort | xargs)"
+	done
+	assertEquals "kernels built for ($KERNELS)" 2 "$n"
+	assertNotEquals "6.1 and 6.12 are different kernels" "${KERNELS% *}" "${KERNELS#* }"
 }
 
 testUnitsVerify() {

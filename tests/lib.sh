@@ -36,7 +36,11 @@ th_kill_wait() {
 
 # ---- The lab (inside the QEMU guest; see tests/lab/).
 
-TH_KO=$TH_TOP/krelay/krelay.ko
+# The module built for the running kernel: build/kmod/RELEASE for the
+# other kernels (make kmods), krelay/ for the default one (tests/lab/run
+# checks the same choice against the kernel it boots).
+TH_KO=$TH_TOP/build/kmod/$(uname -r)/krelay.ko
+[ -f "$TH_KO" ] || TH_KO=$TH_TOP/krelay/krelay.ko
 TH_PROC=/proc/krelay
 TH_START=/sys/module/krelay/parameters/start
 
