@@ -2,7 +2,8 @@
 # The dashboard in a real browser, against the real module. Runs on the
 # host and boots the lab itself:
 #
-#   host: Chromium (playwright-core) ──▶ 127.0.0.1:8080 ══ QEMU hostfwd ══▶
+#   host: Chromium (chromedriver, python3-selenium) ──▶ 127.0.0.1:8080
+#         ══ QEMU hostfwd ══▶
 #   guest: webadmin 10.0.2.15:8080 (the lab's main job: krelay started,
 #          tcp_relay supervised, dnsmasq and an httpd on the server),
 #          and a dig and a curl from the client every second.
@@ -10,8 +11,10 @@
 # The guest stays up until this script touches build/lab/dashboard.stop
 # (or DASH_BOUND seconds pass, a failure). The lab's own verdict (kernel
 # health included) counts as one more check. The screenshot lands in
-# build/dashboard.png. Needs chromium (Debian), node >= 20 and npm; run
-# `npm ci` in tests/dashboard/ first or let this script do it.
+# build/dashboard.png. Needs Debian's chromium, chromium-driver (built
+# from the same source, so the versions match) and python3-selenium;
+# tests/dashboard/dashboard.py runs under /usr/bin/python3, where Debian's
+# selenium is (a python3 earlier in PATH may not have it).
 #
 # Only one QEMU may run at a time: the lab runs under flock /tmp/lab.lock.
 
@@ -44,18 +47,12 @@ finish() {
 	exit
 }
 
-for t in /usr/bin/chromium node npm; do
-	command -v "$t" >/dev/null || { result 1 "$t is installed"; finish; }
+for t in /usr/bin/chromium /usr/bin/chromedriver /usr/bin/python3; do
+	[ -x "$t" ] || { result 1 "$t is installed"; finish; }
 done
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-	result 1 "node >= 20 (playwright-core needs it; found $(node --version))"
+if ! /usr/bin/python3 -c 'import selenium' 2>/dev/null; then
+	result 1 "python3-selenium is installed (/usr/bin/python3 -c 'import selenium')"
 	finish
-fi
-if [ ! -d "$top/tests/dashboard/node_modules/playwright-core" ] ||
-	[ "$top/tests/dashboard/package-lock.json" -nt "$top/tests/dashboard/node_modules" ]; then
-	(cd "$top/tests/dashboard" && npm ci --no-audit --no-fund --loglevel=error) ||
-		{ result 1 "npm ci in tests/dashboard"; finish; }
 fi
 if curl -s -o /dev/null --max-time 2 "$url/"; then
 	result 1 "port $port is free on the host (something answers there already)"
@@ -110,7 +107,7 @@ if [ "$code" = 200 ]; then
 	if [ -n "$pass" ]; then
 		result 0 "the password in $out/webadmin.secret"
 		DASH_URL=$url DASH_PASSWORD=$pass DASH_SHOT=$shot \
-			node "$top/tests/dashboard/dashboard.js" >"$top/build/dashboard.log" 2>&1
+			/usr/bin/python3 "$top/tests/dashboard/dashboard.py" >"$top/build/dashboard.log" 2>&1
 		rc=$?
 		cat "$top/build/dashboard.log"
 		counts=$(sed -n 's/^dashboard: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' \
@@ -118,7 +115,7 @@ if [ "$code" = 200 ]; then
 		if [ -n "$counts" ]; then
 			passed=$((passed + ${counts% *}))
 			failed=$((failed + ${counts#* }))
-			[ "$rc" = 0 ] || [ "${counts#* }" != 0 ] || result 1 "node exited with $rc"
+			[ "$rc" = 0 ] || [ "${counts#* }" != 0 ] || result 1 "dashboard.py exited with $rc"
 		else
 			result 1 "the browser script ran to its end (exit $rc)"
 		fi
