@@ -44,7 +44,7 @@ module:
 kmods:
 	$(Q)set -e; for k in $(filter-out $(KVER),$(KVER_612)); do \
 		d=build/kmod/$$k; mkdir -p $$d/uapi; \
-		cp -u krelay/Kbuild krelay/Makefile $(KSRC) $$d/; \
+		cp -u krelay/Makefile $(KSRC) $$d/; \
 		cp -u krelay/uapi/krelay.h $$d/uapi/; \
 		$(MAKE) -C $$d KVER=$$k KDIR=$$($(kernels) kdir $$k); done
 

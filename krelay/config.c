@@ -39,6 +39,8 @@ const struct krelay_knob krelay_knobs[] = {
 	  &krelay_cfg.tcp_timeout_established },
 	{ "tcp_timeout_close", KRELAY_KNOB_U32, 1, 864000,
 	  &krelay_cfg.tcp_timeout_close },
+	{ "max_per_client", KRELAY_KNOB_U32, 0, 4194304,
+	  &krelay_cfg.max_per_client },
 };
 
 const unsigned int krelay_nr_knobs = ARRAY_SIZE(krelay_knobs);

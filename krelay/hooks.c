@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The netfilter hooks: find the flow of each packet, create flows for new
- * relayed connections, and rewrite.
+ * The netfilter hooks: parse each packet, find its flow or create one for
+ * a new relayed connection, let track.c follow its state, and rewrite it
+ * (nat.c).
  */
 #include <linux/icmp.h>
 #include <linux/ip.h>
 #include <linux/netdevice.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <net/ip.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
@@ -16,6 +18,7 @@
 
 #include "krelay.h"
 #include "nat.h"
+#include "track.h"
 
 /*
  * PRE_ROUTING after defrag (-400: whole datagrams, ports always present)
@@ -28,12 +31,37 @@
 #define KRELAY_PRI_PRE		(NF_IP_PRI_CONNTRACK - 50)
 #define KRELAY_PRI_POST		(NF_IP_PRI_NAT_SRC + 10)
 
-struct pkt {
-	struct krelay_tuple	t;
-	u8			tcpflags;	/* TCP: the flags byte */
-};
+/* The window scale option of a SYN, or -1 (RFC 7323). */
+static s8 tcp_wscale(const struct sk_buff *skb, unsigned int thoff,
+		     const struct tcphdr *th)
+{
+	u8 _opt[MAX_TCP_OPTION_SPACE];
+	const u8 *opt;
+	int len = th->doff * 4 - sizeof(*th), i = 0;
 
-static bool parse(const struct sk_buff *skb, struct pkt *p)
+	if (len <= 0)
+		return -1;
+	opt = skb_header_pointer(skb, thoff + sizeof(*th), len, _opt);
+	if (!opt)
+		return -1;
+	while (i < len) {
+		switch (opt[i]) {
+		case TCPOPT_EOL:
+			return -1;
+		case TCPOPT_NOP:
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || opt[i + 1] < 2 || i + opt[i + 1] > len)
+			return -1;
+		if (opt[i] == TCPOPT_WINDOW && opt[i + 1] == TCPOLEN_WINDOW)
+			return opt[i + 2];
+		i += opt[i + 1];
+	}
+	return -1;
+}
+
+static bool parse(const struct sk_buff *skb, struct krelay_pkt *p)
 {
 	const struct iphdr *iph = ip_hdr(skb);
 	unsigned int thoff = ip_hdrlen(skb);
@@ -49,9 +77,14 @@ static bool parse(const struct sk_buff *skb, struct pkt *p)
 	switch (iph->protocol) {
 	case IPPROTO_TCP:
 		th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
-		if (!th || th->doff < 5)
+		if (!th || th->doff < 5 || skb->len < thoff + th->doff * 4)
 			return false;
-		p->tcpflags = ((u8 *)th)[13];
+		p->tcpflags = tcp_flag_byte(th);
+		p->seq = ntohl(th->seq);
+		p->ack_seq = ntohl(th->ack_seq);
+		p->window = ntohs(th->window);
+		p->payload = skb->len - thoff - th->doff * 4;
+		p->wscale = th->syn ? tcp_wscale(skb, thoff, th) : -1;
 		ports = &th->source;
 		break;
 	case IPPROTO_UDP:
@@ -83,79 +116,80 @@ static void count_xlate(bool pre, u8 proto)
 		krelay_count(pre ? KRELAY_STAT_PRE_TCP : KRELAY_STAT_POST_TCP);
 }
 
-/* Follow the TCP handshake and close on the client leg. */
-static void tcp_track(struct krelay_flow *f, enum krelay_role r, u8 flags)
+static void reverse(const struct krelay_tuple *t, struct krelay_tuple *r)
 {
-	u8 state = READ_ONCE(f->state), fin;
-
-	if (r != KRELAY_ROLE_ORIG && r != KRELAY_ROLE_REPLY)
-		return;
-	if (!(flags & (TCPHDR_SYN | TCPHDR_FIN | TCPHDR_RST)))
-		return;
-	spin_lock_bh(&f->lock);
-	state = f->state;
-	if (flags & TCPHDR_RST) {
-		state = KRELAY_TCP_CLOSE;
-	} else if (flags & TCPHDR_FIN) {
-		fin = f->fin | (r == KRELAY_ROLE_ORIG ? 1 : 2);
-		f->fin = fin;
-		state = fin == 3 ? KRELAY_TCP_CLOSE : KRELAY_TCP_FIN_WAIT;
-	} else if ((flags & (TCPHDR_SYN | TCPHDR_ACK)) ==
-		   (TCPHDR_SYN | TCPHDR_ACK) && r == KRELAY_ROLE_REPLY &&
-		   state == KRELAY_TCP_SYN_SENT) {
-		state = KRELAY_TCP_ESTABLISHED;
-	}
-	if (state != f->state)
-		krelay_flow_set_state(f, state);
-	spin_unlock_bh(&f->lock);
-}
-
-static void udp_track(struct krelay_flow *f, enum krelay_role r)
-{
-	if (r != KRELAY_ROLE_REPLY ||
-	    READ_ONCE(f->state) != KRELAY_UDP_UNREPLIED)
-		return;
-	spin_lock_bh(&f->lock);
-	if (f->state == KRELAY_UDP_UNREPLIED)
-		krelay_flow_set_state(f, KRELAY_UDP_REPLIED);
-	spin_unlock_bh(&f->lock);
+	r->src = t->dst;
+	r->sport = t->dport;
+	r->dst = t->src;
+	r->dport = t->sport;
+	r->proto = t->proto;
 }
 
 /* Should this packet, which matches no flow, start one? */
 static struct krelay_flow *new_flow(struct sk_buff *skb,
 				    const struct nf_hook_state *state,
-				    const struct pkt *p)
+				    const struct krelay_pkt *p)
 {
 	__be32 real_ip = READ_ONCE(krelay_cfg.real_ip);
 
-	if (p->t.proto == IPPROTO_TCP &&
-	    (p->tcpflags & (TCPHDR_SYN | TCPHDR_ACK | TCPHDR_RST)) != TCPHDR_SYN)
-		return NULL;
 	if (!krelay_port_relayed(p->t.proto, p->t.dport) ||
 	    (state->in && (state->in->flags & IFF_LOOPBACK)) ||
 	    !krelay_in_scope(state->in) ||
 	    p->t.src == real_ip ||
 	    inet_addr_type(state->net, p->t.dst) != RTN_LOCAL)
 		return NULL;
+	if (p->t.proto == IPPROTO_TCP && !krelay_tcp_starts_flow(p)) {
+		if (!krelay_tcp_flags_valid(p->tcpflags))
+			krelay_count(KRELAY_STAT_INVALID);
+		return NULL;
+	}
 	return krelay_flow_create(&p->t, real_ip,
 				  htons(READ_ONCE(krelay_cfg.gport)));
+}
+
+/*
+ * T3 must come from the socket tcp_relay linked (its cookie): once that
+ * socket is gone, a local user who binds the same port must not leave
+ * with the client's address. Segments the stack sends without a full
+ * socket (TIME_WAIT ACKs, RSTs from the control socket) may carry neither
+ * SYN nor payload.
+ */
+static bool srv_out_socket_ok(struct sk_buff *skb, struct krelay_flow *f,
+			      const struct krelay_pkt *p)
+{
+	struct sock *sk = skb->sk;
+
+	if (sk && sk_fullsock(sk) && !sock_diag_check_cookie(sk, f->cookie))
+		return true;
+	return !(p->tcpflags & TCPHDR_SYN) && !p->payload;
 }
 
 static unsigned int icmp_hook(struct sk_buff *skb, bool pre)
 {
 	struct krelay_tuple inner, leg, fwd;
 	struct krelay_node *n;
+	u8 type;
 
-	if (!krelay_icmp_inner(skb, &inner))
+	if (!krelay_icmp_inner(skb, &inner, &type))
 		return NF_ACCEPT;
-	leg.src = inner.dst;
-	leg.sport = inner.dport;
-	leg.dst = inner.src;
-	leg.dport = inner.sport;
-	leg.proto = inner.proto;
+	reverse(&inner, &leg);
 	n = krelay_lookup(&leg);
 	if (!n || pre_role(n->role) != pre)
 		return NF_ACCEPT;
+	/* As nf_nat: no redirects for translated flows. */
+	if (type == ICMP_REDIRECT) {
+		krelay_count(KRELAY_STAT_ICMP_REDIRECT);
+		return NF_DROP;
+	}
+	/*
+	 * The rewrite computes a fresh checksum: check the old one first, or
+	 * a corrupted error would arrive looking sound. (As for PRE_ROUTING:
+	 * a forwarded packet's receive checksum still holds at POST_ROUTING.)
+	 */
+	if (nf_ip_checksum(skb, NF_INET_PRE_ROUTING, ip_hdrlen(skb), 0)) {
+		krelay_count(KRELAY_STAT_ICMP_BAD_CHECKSUM);
+		return NF_DROP;
+	}
 	krelay_xlate(krelay_node_flow(n), n->role, &leg, &fwd);
 	if (krelay_icmp_rewrite(skb, &inner, &fwd)) {
 		krelay_count(KRELAY_STAT_DROP_UNWRITABLE);
@@ -167,13 +201,32 @@ static unsigned int icmp_hook(struct sk_buff *skb, bool pre)
 	return NF_ACCEPT;
 }
 
+/*
+ * A forwarded UDP packet at POST_ROUTING that matches no node may be a
+ * new flow's U1, already translated and past the filter: confirm its flow
+ * (found through its reply tuple, server -> client).
+ */
+static void confirm_forwarded(const struct krelay_pkt *p)
+{
+	struct krelay_tuple r;
+	struct krelay_node *n;
+
+	if (p->t.proto != IPPROTO_UDP ||
+	    !krelay_port_relayed(IPPROTO_UDP, p->t.dport))
+		return;
+	reverse(&p->t, &r);
+	n = krelay_lookup(&r);
+	if (n && n->role == KRELAY_ROLE_REPLY)
+		krelay_flow_confirm(krelay_node_flow(n));
+}
+
 static unsigned int krelay_hook(struct sk_buff *skb,
 				const struct nf_hook_state *state, bool pre)
 {
 	struct krelay_flow *f = NULL;
 	struct krelay_node *n;
 	struct krelay_tuple out;
-	struct pkt p;
+	struct krelay_pkt p;
 
 	if (!parse(skb, &p))
 		return NF_ACCEPT;
@@ -187,15 +240,16 @@ static unsigned int krelay_hook(struct sk_buff *skb,
 			return NF_ACCEPT;
 		/* A new SYN on a closed flow's tuple starts a new flow. */
 		if (n->role == KRELAY_ROLE_ORIG && p.t.proto == IPPROTO_TCP &&
-		    (p.tcpflags & (TCPHDR_SYN | TCPHDR_ACK)) == TCPHDR_SYN &&
-		    READ_ONCE(f->state) == KRELAY_TCP_CLOSE) {
+		    krelay_tcp_restarts_flow(f, &p)) {
 			krelay_flow_delete(f);
 			n = NULL;
 		}
 	}
 	if (!n) {
-		if (!pre)
+		if (!pre) {
+			confirm_forwarded(&p);
 			return NF_ACCEPT;
+		}
 		f = new_flow(skb, state, &p);
 		if (!f)
 			return NF_ACCEPT;
@@ -203,7 +257,14 @@ static unsigned int krelay_hook(struct sk_buff *skb,
 			return NF_DROP;
 		n = &f->node[KRELAY_ROLE_ORIG];
 	}
+	if (n->role == KRELAY_ROLE_SRV_OUT && !srv_out_socket_ok(skb, f, &p)) {
+		krelay_count(KRELAY_STAT_IMPOSTOR);
+		return NF_ACCEPT;
+	}
+	if (p.t.proto == IPPROTO_TCP && !krelay_tcp_flags_valid(p.tcpflags))
+		krelay_count(KRELAY_STAT_INVALID);
 
+	krelay_track(f, n->role, &p);
 	krelay_xlate(f, n->role, &p.t, &out);
 	if (krelay_rewrite(skb, &out)) {
 		krelay_count(KRELAY_STAT_DROP_UNWRITABLE);
@@ -212,10 +273,6 @@ static unsigned int krelay_hook(struct sk_buff *skb,
 	if (pre && out.dst != p.t.dst)
 		skb_dst_drop(skb);
 	krelay_flow_seen(f, n->role, skb->len);
-	if (p.t.proto == IPPROTO_TCP)
-		tcp_track(f, n->role, p.tcpflags);
-	else
-		udp_track(f, n->role);
 	count_xlate(pre, p.t.proto);
 	return NF_ACCEPT;
 }
@@ -232,6 +289,29 @@ static unsigned int krelay_post(void *priv, struct sk_buff *skb,
 	return krelay_hook(skb, state, false);
 }
 
+/*
+ * LOCAL_IN, last: a steered SYN (T1, now client:x -> relay:gport) got past
+ * routing, rp_filter and the INPUT filter. Until then its flow is
+ * unconfirmed: evicted first and gone within seconds, so packets dropped
+ * after PRE_ROUTING cannot fill the table.
+ */
+static unsigned int krelay_in(void *priv, struct sk_buff *skb,
+			      const struct nf_hook_state *state)
+{
+	struct krelay_tuple r;
+	struct krelay_node *n;
+	struct krelay_pkt p;
+
+	if (!parse(skb, &p) || p.t.proto != IPPROTO_TCP ||
+	    !krelay_tcp_starts_flow(&p))
+		return NF_ACCEPT;
+	reverse(&p.t, &r);
+	n = krelay_lookup(&r);
+	if (n && n->role == KRELAY_ROLE_REPLY)
+		krelay_flow_confirm(krelay_node_flow(n));
+	return NF_ACCEPT;
+}
+
 static const struct nf_hook_ops krelay_ops[] = {
 	{
 		.hook		= krelay_pre,
@@ -244,6 +324,12 @@ static const struct nf_hook_ops krelay_ops[] = {
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_POST_ROUTING,
 		.priority	= KRELAY_PRI_POST,
+	},
+	{
+		.hook		= krelay_in,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_IN,
+		.priority	= NF_IP_PRI_LAST,
 	},
 };
 
@@ -266,9 +352,15 @@ int krelay_hooks_register(void)
 	return err;
 }
 
+/*
+ * Unregistering does not wait for a hook still running on another CPU
+ * (POST_ROUTING runs preemptible in process context under PREEMPT_RCU):
+ * wait for them before the caller flushes the table or frees it.
+ */
 void krelay_hooks_unregister(void)
 {
 	lockdep_assert_held(&krelay_config_mutex);
 	nf_unregister_net_hooks(&init_net, krelay_ops, ARRAY_SIZE(krelay_ops));
+	synchronize_net();
 	nf_defrag_ipv4_disable(&init_net);
 }

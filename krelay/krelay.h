@@ -44,6 +44,7 @@ struct krelay_config {
 	u32			udp_stream_timeout;
 	u32			tcp_timeout_established;
 	u32			tcp_timeout_close;
+	u32			max_per_client;	/* 0: no limit */
 };
 
 /*
@@ -99,6 +100,12 @@ enum krelay_stat {
 	KRELAY_STAT_DROP_NOMEM,
 	KRELAY_STAT_DROP_UNWRITABLE,
 	KRELAY_STAT_DROP_CLASH,
+	KRELAY_STAT_INVALID,
+	KRELAY_STAT_OUT_OF_WINDOW,
+	KRELAY_STAT_DROP_PER_CLIENT,
+	KRELAY_STAT_ICMP_BAD_CHECKSUM,
+	KRELAY_STAT_ICMP_REDIRECT,
+	KRELAY_STAT_IMPOSTOR,
 	KRELAY_STAT_MAX
 };
 

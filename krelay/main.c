@@ -26,6 +26,12 @@ const char *const krelay_stat_names[KRELAY_STAT_MAX] = {
 	[KRELAY_STAT_DROP_NOMEM]	= "drop_nomem",
 	[KRELAY_STAT_DROP_UNWRITABLE]	= "drop_unwritable",
 	[KRELAY_STAT_DROP_CLASH]	= "drop_clash",
+	[KRELAY_STAT_INVALID]		= "invalid",
+	[KRELAY_STAT_OUT_OF_WINDOW]	= "out_of_window",
+	[KRELAY_STAT_DROP_PER_CLIENT]	= "drop_per_client",
+	[KRELAY_STAT_ICMP_BAD_CHECKSUM]	= "icmp_bad_checksum",
+	[KRELAY_STAT_ICMP_REDIRECT]	= "icmp_redirect",
+	[KRELAY_STAT_IMPOSTOR]		= "impostor",
 };
 
 u64 krelay_stat_sum(enum krelay_stat s)

@@ -100,10 +100,11 @@ int krelay_rewrite(struct sk_buff *skb, const struct krelay_tuple *t)
 }
 
 /*
- * Parse the TCP/UDP header an ICMP error quotes into the tuple of the
- * packet it quotes. Returns false for anything krelay does not translate.
+ * Parse the TCP/UDP header an ICMP error (or redirect) quotes into the
+ * tuple of the packet it quotes. Returns false for anything else.
  */
-bool krelay_icmp_inner(const struct sk_buff *skb, struct krelay_tuple *t)
+bool krelay_icmp_inner(const struct sk_buff *skb, struct krelay_tuple *t,
+		       u8 *type)
 {
 	unsigned int off = ip_hdrlen(skb);
 	struct icmphdr _ih;
@@ -114,8 +115,9 @@ bool krelay_icmp_inner(const struct sk_buff *skb, struct krelay_tuple *t)
 	const __be16 *ports;
 
 	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
-	if (!ih || !icmp_is_err(ih->type))
+	if (!ih || (!icmp_is_err(ih->type) && ih->type != ICMP_REDIRECT))
 		return false;
+	*type = ih->type;
 	off += sizeof(_ih);
 	iph = skb_header_pointer(skb, off, sizeof(_iph), &_iph);
 	if (!iph || iph->ihl < 5 || iph->version != 4 ||

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <linux/netfilter.h>
 #include <linux/slab.h>
+#include <linux/sock_diag.h>
 #include <linux/uaccess.h>
 #include <net/inet_sock.h>
 #include <net/route.h>
@@ -12,6 +13,7 @@
 
 #include "krelay.h"
 #include "table.h"
+#include "track.h"
 
 static int get_table(struct sock *sk, void __user *user, int *len)
 {
@@ -141,6 +143,7 @@ static int set_client(struct sock *sk, sockptr_t arg, unsigned int len)
 	struct krelay_client cl;
 	struct krelay_flow *f;
 	struct krelay_node *n;
+	u32 cookie[2];
 	__be32 local;
 	__be16 y;
 	int err;
@@ -178,8 +181,13 @@ static int set_client(struct sock *sk, sockptr_t arg, unsigned int len)
 	f = krelay_node_flow(n);
 	if (!local)
 		err = source_for(sk, f->server_ip, &local);
+	if (err)
+		goto out;
+	sock_diag_save_cookie(sk, cookie);
+	err = krelay_flow_link(f, local, y, cookie);
+	/* The relay's stack accepted the client: the flow is trusted now. */
 	if (!err)
-		err = krelay_flow_link(f, local, y);
+		krelay_track_linked(f);
 out:
 	rcu_read_unlock();
 	return err;
@@ -209,6 +217,9 @@ static struct nf_sockopt_ops krelay_sockopts = {
 
 int krelay_sockopt_init(void)
 {
+	/* The same records for 32-bit and 64-bit user space. */
+	BUILD_BUG_ON(sizeof(struct krelay_entry) != 80);
+	BUILD_BUG_ON(offsetof(struct krelay_entry, packets) != 48);
 	return nf_register_sockopt(&krelay_sockopts);
 }
 

@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The NAT table: RCU hash of flows, striped bucket locks, eviction of
- * unreplied flows when full, and a deferrable garbage collector.
+ * untrusted flows when full, per-client accounting, and a deferrable
+ * garbage collector.
  */
 #include <linux/inet.h>
-#include <linux/jhash.h>
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/random.h>
 #include <linux/seq_file.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
 #include "krelay.h"
 #include "table.h"
+#include "track.h"
 
 static unsigned int hashsize = 65536;
 module_param(hashsize, uint, 0444);
@@ -23,21 +25,38 @@ MODULE_PARM_DESC(hashsize, "NAT table hash buckets (power of two, default 65536)
 #define KRELAY_LOCKS		1024
 #define GC_INTERVAL		HZ
 #define GC_MAX_RUN		msecs_to_jiffies(10)
-
-/* Timeouts conntrack uses for states krelay has no knob for. */
-#define TCP_SYN_SENT_TIMEOUT	120
-#define TCP_FIN_WAIT_TIMEOUT	120
+#define CC_HASHSIZE		4096
+#define CC_LOCKS		256
 
 static struct hlist_head *buckets;
 static unsigned int hmask;
-static u32 hash_seed __read_mostly;
+/* Keyed hashing (as conntrack): chains an attacker cannot aim at. */
+static hsiphash_key_t hash_key __read_mostly;
 /* locks[i] protects the chains of all buckets b with b % KRELAY_LOCKS == i. */
 static spinlock_t locks[KRELAY_LOCKS];
 static struct kmem_cache *flow_cache;
 
-/* Protects unreplied_list: flows not yet answered, oldest first. */
-static DEFINE_SPINLOCK(unreplied_lock);
-static LIST_HEAD(unreplied_list);
+/*
+ * The flows a full table may evict, oldest first: those not yet seen past
+ * the filter, then the confirmed ones whose state is evictable, in the
+ * order they became so. evict_lock protects both lists; a flow is on at
+ * most one, and changes list only under its own lock too.
+ */
+static DEFINE_SPINLOCK(evict_lock);
+static LIST_HEAD(unconfirmed_list);
+static LIST_HEAD(evictable_list);
+
+/* How many flows each client address holds (max_per_client). */
+struct krelay_client_count {
+	struct hlist_node	node;
+	__be32			ip;
+	atomic_t		n;
+	struct rcu_head		rcu;
+};
+
+static struct hlist_head cc_buckets[CC_HASHSIZE];
+/* cc_locks[i] protects the chains of cc buckets b with b % CC_LOCKS == i. */
+static spinlock_t cc_locks[CC_LOCKS];
 
 static atomic_t count_all, count_udp, count_tcp;
 
@@ -46,10 +65,10 @@ static unsigned int gc_next;	/* next bucket to scan, GC work only */
 
 static u32 tuple_hash(const struct krelay_tuple *t)
 {
-	return jhash_3words((__force u32)t->src, (__force u32)t->dst,
-			    ((__force u32)t->sport << 16 |
-			     (__force u32)t->dport) ^ t->proto,
-			    hash_seed) & hmask;
+	return hsiphash_3u32((__force u32)t->src, (__force u32)t->dst,
+			     ((__force u32)t->sport << 16 |
+			      (__force u32)t->dport) ^ t->proto,
+			     &hash_key) & hmask;
 }
 
 static bool tuple_eq(const struct krelay_tuple *a, const struct krelay_tuple *b)
@@ -143,11 +162,72 @@ static void flow_free_rcu(struct rcu_head *head)
 	kmem_cache_free(flow_cache, container_of(head, struct krelay_flow, rcu));
 }
 
-static void unreplied_del(struct krelay_flow *f)
+static u32 cc_hash(__be32 ip)
 {
-	spin_lock_bh(&unreplied_lock);
-	list_del_init(&f->unreplied);
-	spin_unlock_bh(&unreplied_lock);
+	return hsiphash_1u32((__force u32)ip, &hash_key) & (CC_HASHSIZE - 1);
+}
+
+/* Take one flow's share of ip's count; NULL when out of memory. */
+static struct krelay_client_count *cc_get(__be32 ip)
+{
+	u32 h = cc_hash(ip);
+	struct krelay_client_count *cc;
+
+	hlist_for_each_entry_rcu(cc, &cc_buckets[h], node)
+		if (cc->ip == ip && atomic_inc_not_zero(&cc->n))
+			return cc;
+	spin_lock_bh(&cc_locks[h % CC_LOCKS]);
+	hlist_for_each_entry(cc, &cc_buckets[h], node)
+		if (cc->ip == ip && atomic_inc_not_zero(&cc->n))
+			goto out;
+	cc = kmalloc(sizeof(*cc), GFP_ATOMIC);
+	if (cc) {
+		cc->ip = ip;
+		atomic_set(&cc->n, 1);
+		hlist_add_head_rcu(&cc->node, &cc_buckets[h]);
+	}
+out:
+	spin_unlock_bh(&cc_locks[h % CC_LOCKS]);
+	return cc;
+}
+
+static void cc_put(struct krelay_client_count *cc)
+{
+	u32 h;
+
+	if (!atomic_dec_and_test(&cc->n))
+		return;
+	/* At zero nobody can take it again (atomic_inc_not_zero). */
+	h = cc_hash(cc->ip);
+	spin_lock_bh(&cc_locks[h % CC_LOCKS]);
+	hlist_del_rcu(&cc->node);
+	spin_unlock_bh(&cc_locks[h % CC_LOCKS]);
+	kfree_rcu(cc, rcu);
+}
+
+/*
+ * Caller holds f->lock: put f on the list its state calls for. A new flow
+ * goes on the unconfirmed list and stays there until confirmed; then it
+ * is on the evictable list while its state is evictable. A flow off every
+ * list while it should be on one is being evicted (evict_one) and is left
+ * alone.
+ */
+static void evict_list_update(struct krelay_flow *f, bool created)
+{
+	bool evictable = krelay_state_evictable(f->state);
+
+	lockdep_assert_held(&f->lock);
+	if (f->dead)
+		return;
+	spin_lock(&evict_lock);
+	if (created)
+		list_add_tail(&f->evict, &unconfirmed_list);
+	else if (f->confirmed && !evictable)
+		list_del_init(&f->evict);
+	else if (f->confirmed && !f->evictable)
+		list_move_tail(&f->evict, &evictable_list);
+	f->evictable = f->confirmed && evictable;
+	spin_unlock(&evict_lock);
 }
 
 /* Unhash f and free it after a grace period; false if already gone. */
@@ -162,11 +242,15 @@ static bool flow_delete(struct krelay_flow *f, enum krelay_stat why)
 	}
 	WRITE_ONCE(f->dead, true);
 	nodes = f->nodes;
+	spin_lock(&evict_lock);
+	list_del_init(&f->evict);
+	spin_unlock(&evict_lock);
 	spin_unlock_bh(&f->lock);
 
-	unreplied_del(f);
 	for (r = 0; r < nodes; r += 2)
 		unhash_pair(f, r);
+	if (f->cc)
+		cc_put(f->cc);
 	atomic_dec(proto_count(f->proto));
 	atomic_dec(&count_all);
 	krelay_count(why);
@@ -179,21 +263,24 @@ void krelay_flow_delete(struct krelay_flow *f)
 	flow_delete(f, KRELAY_STAT_DELETED);
 }
 
-/* Make room for one flow: evict the oldest unreplied one, if any. */
+/*
+ * Make room for one flow: evict the oldest unconfirmed flow, else the
+ * oldest untrusted one, as conntrack's early drop does.
+ */
 static bool evict_one(void)
 {
 	struct krelay_flow *f;
 
-	spin_lock_bh(&unreplied_lock);
-	f = list_first_entry_or_null(&unreplied_list, struct krelay_flow,
-				     unreplied);
+	spin_lock_bh(&evict_lock);
+	f = list_first_entry_or_null(&unconfirmed_list, struct krelay_flow,
+				     evict);
+	if (!f)
+		f = list_first_entry_or_null(&evictable_list,
+					     struct krelay_flow, evict);
 	if (f)
-		list_del_init(&f->unreplied);
-	spin_unlock_bh(&unreplied_lock);
-	if (!f || !flow_delete(f, KRELAY_STAT_EVICTED))
-		return false;
-	net_info_ratelimited("table full, evicted an unreplied flow\n");
-	return true;
+		list_del_init(&f->evict);
+	spin_unlock_bh(&evict_lock);
+	return f && flow_delete(f, KRELAY_STAT_EVICTED);
 }
 
 static void set_tuple(struct krelay_tuple *t, __be32 src, __be16 sport,
@@ -214,13 +301,26 @@ static void set_tuple(struct krelay_tuple *t, __be32 src, __be16 sport,
 struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 				       __be32 server_ip, __be16 gport)
 {
+	u32 max_per_client = READ_ONCE(krelay_cfg.max_per_client);
+	struct krelay_client_count *cc;
 	struct krelay_flow *f;
 	struct krelay_node *n;
 	unsigned int r;
 
+	cc = cc_get(orig->src);
+	if (!cc) {
+		krelay_count(KRELAY_STAT_DROP_NOMEM);
+		return ERR_PTR(-ENOMEM);
+	}
+	if (max_per_client && atomic_read(&cc->n) > max_per_client) {
+		cc_put(cc);
+		krelay_count(KRELAY_STAT_DROP_PER_CLIENT);
+		return ERR_PTR(-EDQUOT);
+	}
 	if (atomic_inc_return(&count_all) > READ_ONCE(krelay_cfg.max_entries) &&
 	    !evict_one()) {
 		atomic_dec(&count_all);
+		cc_put(cc);
 		krelay_count(KRELAY_STAT_DROP_TABLE_FULL);
 		net_warn_ratelimited("table full, dropping packet\n");
 		return ERR_PTR(-ENOSPC);
@@ -230,11 +330,13 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 	f = kmem_cache_zalloc(flow_cache, GFP_ATOMIC);
 	if (!f) {
 		atomic_dec(&count_all);
+		cc_put(cc);
 		krelay_count(KRELAY_STAT_DROP_NOMEM);
 		return ERR_PTR(-ENOMEM);
 	}
 	spin_lock_init(&f->lock);
-	INIT_LIST_HEAD(&f->unreplied);
+	INIT_LIST_HEAD(&f->evict);
+	f->cc = cc;
 	for (r = 0; r < KRELAY_ROLE_MAX; r++)
 		f->node[r].role = r;
 	f->proto = orig->proto;
@@ -265,6 +367,7 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 	atomic_inc(proto_count(f->proto));
 	if (hash_pair(f, KRELAY_ROLE_ORIG)) {
 		kmem_cache_free(flow_cache, f);
+		cc_put(cc);
 		atomic_dec(proto_count(orig->proto));
 		atomic_dec(&count_all);
 		krelay_count(KRELAY_STAT_INSERT_FAILED);
@@ -276,24 +379,23 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 		return ERR_PTR(-EEXIST);
 	}
 	/*
-	 * Another CPU may already have deleted the flow (flush, a reply):
-	 * only a live, unreplied flow goes on the list, or it would stay
-	 * there after it is freed.
+	 * Another CPU may already have deleted the flow (flush): only a live
+	 * flow goes on a list, or it would stay there after it is freed.
 	 */
 	spin_lock_bh(&f->lock);
-	if (!f->dead && (f->state == KRELAY_UDP_UNREPLIED ||
-			 f->state == KRELAY_TCP_SYN_SENT)) {
-		spin_lock(&unreplied_lock);
-		list_add_tail(&f->unreplied, &unreplied_list);
-		spin_unlock(&unreplied_lock);
-	}
+	evict_list_update(f, true);
 	spin_unlock_bh(&f->lock);
 	krelay_count(KRELAY_STAT_INSERT);
 	return f;
 }
 
-/* Hash the server-side roles of a TCP flow (tcp_relay's socket local:y). */
-int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y)
+/*
+ * Hash the server-side roles of a TCP flow (tcp_relay's socket local:y,
+ * whose sock_diag cookie the hooks check on T3). The fields T3 and T4
+ * translate to are set before the nodes are published.
+ */
+int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y,
+		     const u32 cookie[2])
 {
 	int err;
 
@@ -306,17 +408,39 @@ int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y)
 		  f->server_port, f->proto);
 	set_tuple(&f->node[KRELAY_ROLE_SRV_IN].t, f->server_ip, f->server_port,
 		  f->client_ip, y, f->proto);
+	WRITE_ONCE(f->local_ip, local_ip);
+	WRITE_ONCE(f->y, y);
+	f->cookie[0] = cookie[0];
+	f->cookie[1] = cookie[1];
+	/* hlist_add_head_rcu publishes the fields above with the nodes. */
 	err = hash_pair(f, KRELAY_ROLE_SRV_OUT);
 	if (err) {
+		WRITE_ONCE(f->local_ip, 0);
+		WRITE_ONCE(f->y, 0);
 		err = -EADDRINUSE;
 		goto out;
 	}
-	f->local_ip = local_ip;
-	f->y = y;
 	f->nodes = 4;
 out:
 	spin_unlock_bh(&f->lock);
 	return err;
+}
+
+/* The flow's first packet got past routing and the filter. */
+void krelay_flow_confirm(struct krelay_flow *f)
+{
+	if (READ_ONCE(f->confirmed))
+		return;
+	spin_lock_bh(&f->lock);
+	if (!f->confirmed && !f->dead) {
+		WRITE_ONCE(f->confirmed, true);
+		/* Off the unconfirmed list, onto the evictable one if it is. */
+		spin_lock(&evict_lock);
+		list_del_init(&f->evict);
+		spin_unlock(&evict_lock);
+		evict_list_update(f, false);
+	}
+	spin_unlock_bh(&f->lock);
 }
 
 void krelay_flow_seen(struct krelay_flow *f, enum krelay_role role,
@@ -332,45 +456,17 @@ void krelay_flow_seen(struct krelay_flow *f, enum krelay_role role,
 	}
 }
 
-/* Caller holds f->lock. Replied flows leave the eviction list. */
+/* Caller holds f->lock. */
 void krelay_flow_set_state(struct krelay_flow *f, u8 state)
 {
 	lockdep_assert_held(&f->lock);
-	if (state != KRELAY_UDP_UNREPLIED && state != KRELAY_TCP_SYN_SENT &&
-	    !list_empty(&f->unreplied))
-		unreplied_del(f);
 	WRITE_ONCE(f->state, state);
-}
-
-static unsigned long flow_timeout(const struct krelay_flow *f)
-{
-	u32 s;
-
-	switch (READ_ONCE(f->state)) {
-	case KRELAY_UDP_UNREPLIED:
-		s = READ_ONCE(krelay_cfg.udp_timeout);
-		break;
-	case KRELAY_UDP_REPLIED:
-		s = READ_ONCE(krelay_cfg.udp_stream_timeout);
-		break;
-	case KRELAY_TCP_SYN_SENT:
-		s = TCP_SYN_SENT_TIMEOUT;
-		break;
-	case KRELAY_TCP_ESTABLISHED:
-		s = READ_ONCE(krelay_cfg.tcp_timeout_established);
-		break;
-	case KRELAY_TCP_FIN_WAIT:
-		s = TCP_FIN_WAIT_TIMEOUT;
-		break;
-	default:
-		s = READ_ONCE(krelay_cfg.tcp_timeout_close);
-	}
-	return (unsigned long)s * HZ;
+	evict_list_update(f, false);
 }
 
 static bool flow_expired(const struct krelay_flow *f, unsigned long now)
 {
-	return time_after(now, READ_ONCE(f->last_seen) + flow_timeout(f));
+	return time_after(now, READ_ONCE(f->last_seen) + krelay_flow_timeout(f));
 }
 
 /*
@@ -411,6 +507,11 @@ void krelay_table_flush(void)
 	walk_flows(flush_one, NULL);
 }
 
+/*
+ * Expire idle flows, a bucket at a time: the RCU section covers one chain
+ * and the worker yields between buckets, so a long pass never holds up
+ * others. A pass stops at GC_MAX_RUN and goes on shortly after.
+ */
 static void gc_worker(struct work_struct *work)
 {
 	unsigned long now = jiffies, deadline = now + GC_MAX_RUN;
@@ -418,23 +519,24 @@ static void gc_worker(struct work_struct *work)
 	struct krelay_node *n;
 	unsigned int scanned = 0;
 
-	rcu_read_lock();
 	while (scanned++ <= hmask) {
+		rcu_read_lock();
 		hlist_for_each_entry_rcu(n, &buckets[gc_next], hnode) {
 			struct krelay_flow *f = krelay_node_flow(n);
 
 			if (n->role == KRELAY_ROLE_ORIG && flow_expired(f, now))
 				flow_delete(f, KRELAY_STAT_EXPIRED);
 		}
+		rcu_read_unlock();
 		gc_next = (gc_next + 1) & hmask;
 		if (gc_next == 0)
 			break;		/* a full pass: rest until the next */
-		if ((scanned & 255) == 0 && time_after(jiffies, deadline)) {
+		if (time_after(jiffies, deadline)) {
 			next = 1;	/* bounded run: go on shortly */
 			break;
 		}
+		cond_resched();
 	}
-	rcu_read_unlock();
 	queue_delayed_work(system_power_efficient_wq, &gc_work, next);
 }
 
@@ -664,7 +766,9 @@ int krelay_table_init(void)
 	}
 	for (i = 0; i < KRELAY_LOCKS; i++)
 		spin_lock_init(&locks[i]);
-	get_random_bytes(&hash_seed, sizeof(hash_seed));
+	for (i = 0; i < CC_LOCKS; i++)
+		spin_lock_init(&cc_locks[i]);
+	get_random_bytes(&hash_key, sizeof(hash_key));
 	INIT_DEFERRABLE_WORK(&gc_work, gc_worker);
 	queue_delayed_work(system_power_efficient_wq, &gc_work, GC_INTERVAL);
 	return 0;

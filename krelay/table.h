@@ -35,6 +35,8 @@ struct krelay_tuple {
 	u8	proto;
 };
 
+struct krelay_client_count;
+
 struct krelay_node {
 	struct hlist_node	hnode;
 	struct krelay_tuple	t;
@@ -43,17 +45,24 @@ struct krelay_node {
 
 struct krelay_flow {
 	struct krelay_node	node[KRELAY_ROLE_MAX];
-	struct list_head	unreplied;	/* on the eviction list */
-	/* Protects state, fin, nodes and dead. */
+	struct list_head	evict;		/* on an eviction list, or empty */
+	/* Protects state, confirmed, nodes, dead and the list f->evict is on. */
 	spinlock_t		lock;
 	u8			proto;
 	u8			state;		/* enum krelay_state */
-	u8			fin;		/* FIN seen, bit per direction */
 	u8			nodes;		/* roles hashed: 2 or 4 */
 	bool			dead;		/* unhashed, freed after a GP */
+	bool			confirmed;	/* seen past the filter */
+	bool			evictable;	/* on the evictable list */
+	/* The relay's side of the client leg (track.c), READ/WRITE_ONCE. */
+	bool			seq_known;
+	u8			wscale;
+	u32			rcv_ack, rcv_wend;
 	__be32			client_ip, relay_ip, server_ip, local_ip;
 	__be16			client_port, relay_port, server_port;
 	__be16			gport, y;
+	u32			cookie[2];	/* tcp_relay's server socket */
+	struct krelay_client_count *cc;	/* max_per_client accounting */
 	unsigned long		created;	/* jiffies */
 	unsigned long		last_seen;	/* jiffies, READ/WRITE_ONCE */
 	atomic64_t		packets[KRELAY_DIR_MAX];
@@ -76,7 +85,9 @@ int krelay_table_command(const char *buf, size_t len);
 struct krelay_node *krelay_lookup(const struct krelay_tuple *t);
 struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 				       __be32 server_ip, __be16 gport);
-int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y);
+int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y,
+		     const u32 cookie[2]);
+void krelay_flow_confirm(struct krelay_flow *f);
 void krelay_flow_seen(struct krelay_flow *f, enum krelay_role role,
 		      unsigned int len);
 void krelay_flow_set_state(struct krelay_flow *f, u8 state);

@@ -28,12 +28,13 @@ const struct knob knobs[] = {
 	{ "tcp_timeout_established",	KNOB_INT,	1, 864000, false, false },
 	{ "tcp_timeout_close",		KNOB_INT,	1, 864000, false, false },
 	{ "interfaces",			KNOB_IFNAMES,	0, 0, false, true },
+	{ "max_per_client",		KNOB_INT,	0, 4194304, false, true },
 	{ "start",			KNOB_BOOL,	0, 1, true, false },
 };
 
 const int nknobs = sizeof(knobs) / sizeof(knobs[0]);
 
-enum { K_GPORT = 0, K_TCP_PORTS = 2, K_START = 10 };
+enum { K_GPORT = 0, K_TCP_PORTS = 2, K_START = 11 };
 
 int knob_index(const char *name)
 {

@@ -13,7 +13,8 @@
 #include "krelayctl.h"
 
 static const char *const states[] = {
-	"UNREPLIED", "REPLIED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT", "CLOSE",
+	"UNREPLIED", "REPLIED", "STREAM", "SYN_SENT", "SYN_RECV", "ESTABLISHED",
+	"FIN_WAIT", "CLOSE_WAIT", "TIME_WAIT", "CLOSE",
 };
 
 /* A NAT table line: proto state client relay server gport relay_port age_s idle_s packets bytes */
@@ -135,7 +136,7 @@ static int list_args(int argc, char *argv[], struct list_filter *lf)
 				if (!strcasecmp(val, states[i]))
 					break;
 			if (i == sizeof(states) / sizeof(states[0])) {
-				warnx("list: state \"%s\": expected UNREPLIED, REPLIED, SYN_SENT, ESTABLISHED, FIN_WAIT or CLOSE",
+				warnx("list: state \"%s\": expected UNREPLIED, REPLIED, STREAM, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, TIME_WAIT or CLOSE",
 				      val);
 				return -1;
 			}

@@ -200,7 +200,8 @@ fake_module() {
 	mkdir -p "$1/proc" "$1/param"
 	for kv in gport=16000 real_ip=192.168.0.10 tcp_ports=53,80 udp_ports=53 \
 		max_entries=262144 udp_timeout=30 udp_stream_timeout=120 \
-		tcp_timeout_established=432000 tcp_timeout_close=10 interfaces=; do
+		tcp_timeout_established=432000 tcp_timeout_close=10 interfaces= \
+		max_per_client=0; do
 		echo "${kv#*=}" >"$1/proc/${kv%%=*}"
 	done
 	: >"$1/proc/nat"
@@ -257,11 +258,13 @@ testWebadminSavedFileIsAcceptedByApply() {
 	pass=$(cut -d: -f2- "$T/secret")
 	curl -s -o /dev/null -w '%{http_code}' -u "admin:$pass" -X PUT \
 		-H 'Content-Type: application/json' \
-		-d '{"gport": 17001, "real_ip": "192.168.0.20", "tcp_ports": [80, 443], "udp_timeout": 45, "interfaces": "eth1,wlan+"}' \
+		-d '{"gport": 17001, "real_ip": "192.168.0.20", "tcp_ports": [80, 443], "udp_timeout": 45, "interfaces": "eth1,wlan+", "max_per_client": 64}' \
 		"http://127.0.0.1:$port/api/config" >"$T/code"
 	assertEquals "PUT /api/config" 200 "$(cat "$T/code")"
 	assertTrue "webadmin saved interfaces: $(cat "$T/krelay.conf")" \
 		"grep -qx 'interfaces = eth1,wlan+' '$T/krelay.conf'"
+	assertTrue "and max_per_client: $(cat "$T/krelay.conf")" \
+		"grep -qx 'max_per_client = 64' '$T/krelay.conf'"
 	# An empty interfaces (every interface) must survive the trip too.
 	curl -s -o /dev/null -w '%{http_code}' -u "admin:$pass" -X PUT \
 		-H 'Content-Type: application/json' -d '{"interfaces": ""}' \
@@ -281,9 +284,12 @@ testWebadminSavedFileIsAcceptedByApply() {
 	assertEquals "values reached the knobs" "17001 192.168.0.20 80,443 45 " \
 		"$(knobs gport real_ip tcp_ports udp_timeout)"
 	assertEquals "the empty interfaces reached its knob" "" "$(cat "$T/fresh/proc/interfaces")"
-	# And krelayctl get's output (interfaces included) is a file webadmin
-	# reads back.
+	assertEquals "max_per_client reached its knob" 64 "$(cat "$T/fresh/proc/max_per_client")"
+	# And krelayctl get's output (interfaces and max_per_client included)
+	# is a file webadmin reads back.
 	"$KC" get >"$T/again.conf"
+	assertTrue "get prints max_per_client: $(cat "$T/again.conf")" \
+		"grep -qx 'max_per_client = 64' '$T/again.conf'"
 	"$TH_TOP/webadmin/webadmin" -f -l "127.0.0.1:$port" -s "$T/secret" -w "$T/www" \
 		-c "$T/again.conf" >"$T/wa2.log" 2>&1 &
 	WA_PID=$!
@@ -301,6 +307,26 @@ testKrelayctlListGetJsonOnFakeFiles() {
 		"$("$KC" -j list | python3 -c 'import json,sys; e = json.load(sys.stdin)["entries"]; print(e[0]["gport"], e[0]["relay_port"], e[1]["gport"], e[0]["bytes"])')"
 	assertEquals "-j get" '[53, 80] 16000' \
 		"$("$KC" -j get | python3 -c 'import json,sys; j = json.load(sys.stdin); print(j["tcp_ports"], j["gport"])')"
+	"$KC" set max_per_client=4194304
+	assertEquals "set max_per_client=4194304: exit status" 0 $?
+	assertEquals "get max_per_client" "max_per_client = 4194304" "$("$KC" get max_per_client)"
+	"$KC" set max_per_client=0
+	assertEquals "-j get max_per_client: an integer, 0 for no limit" 0 \
+		"$("$KC" -j get max_per_client | python3 -c 'import json,sys; v = json.load(sys.stdin)["max_per_client"]; print(v if type(v) is int else repr(v))')"
+	for bad in 4194305 -1 '' 1e3; do
+		"$KC" set udp_timeout=77 "max_per_client=$bad" 2>"$T/err"
+		assertEquals "set max_per_client=$bad: exit status" 2 $?
+		assertTrue "set max_per_client=$bad: the message names it: $(cat "$T/err")" \
+			"grep -q '^krelayctl: set: max_per_client: \"$bad\": must be an integer from 0 to 4194304' '$T/err'"
+	done
+	assertEquals "nothing written along the bad values" "30 0 " "$(knobs udp_timeout max_per_client)"
+	# A module without the knob: get leaves it out, set says so.
+	rm "$KRELAY_PROC_DIR/max_per_client"
+	assertEquals "get without the knob" "" "$("$KC" get | grep max_per_client)"
+	"$KC" set max_per_client=5 2>"$T/err"
+	assertEquals "set without the knob: exit status" 1 $?
+	assertEquals "set without the knob: message" \
+		"krelayctl: max_per_client: not supported by this krelay module" "$(cat "$T/err")"
 	"$KC" nosuch 2>/dev/null
 	assertEquals "unknown command" 2 $?
 	"$KC" -x 2>/dev/null

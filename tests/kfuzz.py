@@ -27,7 +27,7 @@ import time
 PROC = "/proc/krelay"
 KNOBS = ["gport", "real_ip", "tcp_ports", "udp_ports", "max_entries",
          "udp_timeout", "udp_stream_timeout", "tcp_timeout_established",
-         "tcp_timeout_close"]
+         "tcp_timeout_close", "max_per_client"]
 GOOD = {
     "gport": ["16000", "16001", "16002"],
     "real_ip": ["192.168.0.10"],
@@ -38,6 +38,7 @@ GOOD = {
     "udp_stream_timeout": ["120", "119"],
     "tcp_timeout_established": ["432000", "431999"],
     "tcp_timeout_close": ["10", "9"],
+    "max_per_client": ["0", "100"],
 }
 SO_BASE = 2048
 libc = ctypes.CDLL(None, use_errno=True)

@@ -157,10 +157,10 @@ testEntryShowsBothLegsAndGoesAfterClose() {
 	assertNotEquals "tcp_relay's port toward the server" "-" \
 		"$(echo "$line" | cut -d' ' -f7)"
 	# Both FINs seen: the entry lingers for late ACKs and FINs, then goes.
-	th_wait_until 15 sh -c "grep -q '^tcp CLOSE' $TH_PROC/nat" ||
+	th_wait_until 15 sh -c "grep -q '^tcp TIME_WAIT' $TH_PROC/nat" ||
 		fail "entry not closed: $(nat_tcp)"
 	sleep 1
-	assertTrue "closed entry lingers" "grep -q '^tcp CLOSE' $TH_PROC/nat"
+	assertTrue "closed entry lingers" "grep -q '^tcp TIME_WAIT' $TH_PROC/nat"
 	th_wait_until 15 no_tcp_flows || fail "entry left after close: $(nat_tcp)"
 	wait_held
 }

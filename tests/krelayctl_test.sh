@@ -65,6 +65,7 @@ testUnitCommandAppliesConfigFileAndStarts() {
 	udp_stream_timeout = 22
 	tcp_timeout_established = 3333
 	tcp_timeout_close = 4
+	max_per_client = 100
 	CONFEOF
 	unit_apply "$CONF" 2>"$SHUNIT_TMPDIR/err"
 	assertEquals "apply exit status, stderr: $(cat "$SHUNIT_TMPDIR/err")" 0 $?
@@ -77,6 +78,7 @@ testUnitCommandAppliesConfigFileAndStarts() {
 	assertEquals udp_stream_timeout 22 "$(th_knob udp_stream_timeout)"
 	assertEquals tcp_timeout_established 3333 "$(th_knob tcp_timeout_established)"
 	assertEquals tcp_timeout_close 4 "$(th_knob tcp_timeout_close)"
+	assertEquals max_per_client 100 "$(th_knob max_per_client)"
 	assertEquals "started by apply -s" 1 "$(cat "$TH_START")"
 
 	# start = 0 in the file wins over -s; start is applied last.
@@ -86,13 +88,15 @@ testUnitCommandAppliesConfigFileAndStarts() {
 }
 
 testApplyBadLineReportsLineAndWritesNothing() {
-	printf 'gport = 17000\nudp_timeout = 12\n\nmax_entries = 0\nbogus = 1\n' > "$CONF"
+	printf 'gport = 17000\nudp_timeout = 12\n\nmax_entries = 0\nbogus = 1\nmax_per_client = 4194305\n' > "$CONF"
 	"$KC" apply -s "$CONF" 2>"$SHUNIT_TMPDIR/err"
 	assertEquals "exit status for a bad file" 2 $?
 	grep -q "^$CONF:4: max_entries" "$SHUNIT_TMPDIR/err"
 	assertTrue "expected '$CONF:4: max_entries ...', got: $(cat "$SHUNIT_TMPDIR/err")" $?
 	grep -q "^$CONF:5: unknown setting \"bogus\"" "$SHUNIT_TMPDIR/err"
 	assertTrue "expected '$CONF:5: unknown setting', got: $(cat "$SHUNIT_TMPDIR/err")" $?
+	grep -q "^$CONF:6: max_per_client: \"4194305\": must be an integer from 0 to 4194304" "$SHUNIT_TMPDIR/err"
+	assertTrue "expected '$CONF:6: max_per_client ...', got: $(cat "$SHUNIT_TMPDIR/err")" $?
 	assertEquals "gport half applied" 16000 "$(th_knob gport)"
 	assertEquals "udp_timeout half applied" 30 "$(th_knob udp_timeout)"
 	assertEquals "started despite the bad file" 0 "$(cat "$TH_START")"
@@ -125,6 +129,29 @@ testSetAndGet() {
 	assertEquals "udp_timeout written along a bad value" 77 "$(th_knob udp_timeout)"
 	"$KC" set nosuch=1 2>/dev/null
 	assertEquals "unknown knob: exit status" 2 $?
+
+	# max_per_client: 0 (no limit) to 4194304, in and out as text and JSON.
+	assertEquals "max_per_client by default" "max_per_client = 0" "$("$KC" get max_per_client)"
+	"$KC" set max_per_client=64
+	assertEquals "set max_per_client=64: exit status" 0 $?
+	assertEquals max_per_client 64 "$(th_knob max_per_client)"
+	assertEquals "get max_per_client" "max_per_client = 64" "$("$KC" get max_per_client)"
+	assertTrue "get lists it: $("$KC" get)" "'$KC' get | grep -qx 'max_per_client = 64'"
+	assertEquals "get -j: a number" 64 \
+		"$("$KC" -j get | python3 -c 'import json,sys; v = json.load(sys.stdin)["max_per_client"]; print(v if type(v) is int else repr(v))')"
+	for bad in 4194305 -1; do
+		"$KC" set udp_timeout=78 "max_per_client=$bad" 2>"$SHUNIT_TMPDIR/err"
+		assertEquals "set max_per_client=$bad: exit status" 2 $?
+		grep -q "max_per_client: \"$bad\": must be an integer from 0 to 4194304" "$SHUNIT_TMPDIR/err"
+		assertTrue "set max_per_client=$bad: the message names it: $(cat "$SHUNIT_TMPDIR/err")" $?
+	done
+	assertEquals "max_per_client kept after the bad values" 64 "$(th_knob max_per_client)"
+	assertEquals "udp_timeout not written along them" 77 "$(th_knob udp_timeout)"
+	"$KC" set max_per_client=4194304
+	assertEquals "the largest, 4194304" 4194304 "$(th_knob max_per_client)"
+	"$KC" set max_per_client=0
+	assertEquals "back to 0, no limit" 0 "$(th_knob max_per_client)"
+
 	if [ -e "$TH_PROC/interfaces" ]; then
 		"$KC" set interfaces=rc0,eth+
 		assertEquals interfaces rc0,eth+ "$(th_knob interfaces)"

@@ -140,7 +140,8 @@ fake_module() {
 	echo 432000 >"$FAKE/proc/tcp_timeout_established"
 	echo 10 >"$FAKE/proc/tcp_timeout_close"
 	echo >"$FAKE/proc/interfaces"		# empty: every interface
-	printf 'translated_pre_udp 7\ntranslated_post_tcp 3\ndrop_no_entry 2\nentries_tcp 1\nentries_udp 4\n' \
+	echo 0 >"$FAKE/proc/max_per_client"	# no limit
+	printf 'translated_pre_udp 7\ntranslated_post_tcp 3\ndrop_no_entry 2\ninvalid 5\nout_of_window 6\ndrop_per_client 8\nicmp_bad_checksum 9\nicmp_redirect 11\nimpostor 12\nentries_tcp 1\nentries_udp 4\n' \
 		>"$FAKE/proc/stats"
 	: >"$FAKE/proc/nat"
 	echo 0 >"$FAKE/module/parameters/start"
@@ -469,6 +470,17 @@ testMetricsFromStatsFile() {
 		"grep -qx 'krelay_packets_total{hook=\"pre\",proto=\"udp\"} 7' '$T/body'"
 	assertTrue "drops" \
 		"grep -qx 'krelay_drops_total{reason=\"no_entry\"} 2' '$T/body'"
+	assertTrue "drop_per_client is a drop reason" \
+		"grep -qx 'krelay_drops_total{reason=\"per_client\"} 8' '$T/body'"
+	assertTrue "so are the dropped ICMP errors" \
+		"grep -qx 'krelay_drops_total{reason=\"icmp_bad_checksum\"} 9' '$T/body' &&
+		 grep -qx 'krelay_drops_total{reason=\"icmp_redirect\"} 11' '$T/body'"
+	assertEquals "what tracking ignored, by reason" \
+		'krelay_ignored_total{reason="invalid"} 5|krelay_ignored_total{reason="out_of_window"} 6|krelay_ignored_total{reason="impostor"} 12' \
+		"$(grep '^krelay_ignored_total' "$T/body" | paste -sd'|')"
+	assertEquals "no other series takes them" "" \
+		"$(grep -E 'invalid|out_of_window|impostor|icmp_' "$T/body" |
+			grep -vE '^(# |krelay_drops_total|krelay_ignored_total)')"
 	assertTrue "entries" \
 		"grep -qx 'krelay_nat_entries{proto=\"udp\"} 4' '$T/body'"
 	assertTrue "limit" "grep -qx 'krelay_nat_entries_limit 262144' '$T/body'"
@@ -627,6 +639,75 @@ interfaces =
 	assertEquals "a bad interfaces line: exit status" 1 $?
 	assertTrue "names the line: $(cat "$LOG")" \
 		"grep -q 'krelay.conf:1: interfaces: must be' '$LOG'"
+}
+
+# max_per_client: 0 (no limit) to 4194304, through PUT and GET, the
+# status, the knob file and the -c file; anything else is refused by name
+# and writes nothing.
+testConfigMaxPerClientRoundTrips() {
+	local bad
+
+	fake_module
+	wa_start -c "$T/krelay.conf"
+	areq GET /api/config
+	assertEquals "GET: max_per_client, 0 for no limit" 0 "$(json max_per_client)"
+	put_config '{"max_per_client": 64}'
+	assertEquals "PUT max_per_client 64: $(cat "$T/body")" 200 "$CODE"
+	assertEquals "the answer" 64 "$(json max_per_client)"
+	assertEquals "the knob file" 64 "$(knob max_per_client)"
+	assertTrue "saved to the config file: $(cat "$T/krelay.conf" 2>&1)" \
+		"grep -qx 'max_per_client = 64' '$T/krelay.conf'"
+	areq GET /api/config
+	assertEquals "GET after PUT" 64 "$(json max_per_client)"
+	areq GET /api/status
+	assertEquals "status carries it too" 64 "$(json config.max_per_client)"
+
+	for bad in 4194305 -1 '"64"' 1.5 true null '[64]'; do
+		put_config "{\"gport\": 17000, \"max_per_client\": $bad}"
+		assertEquals "refused: max_per_client $bad" 400 "$CODE"
+		assertEquals "names the field for $bad" '"max_per_client"' "$(json field)"
+		assertEquals "the message starts with it for $bad" max_per_client \
+			"$(json error | tr -d '"' | cut -d: -f1)"
+	done
+	assertEquals "nothing written" "16000 64" "$(knobs_now gport max_per_client)"
+	assertEquals "the file unchanged" "max_per_client = 64" \
+		"$(grep -v '^#' "$T/krelay.conf")"
+
+	put_config '{"max_per_client": 4194304}'
+	assertEquals "the largest, 4194304" 200 "$CODE"
+	assertEquals "written" 4194304 "$(knob max_per_client)"
+	put_config '{"max_per_client": 0}'
+	assertEquals "0, no limit (unlike max_entries)" 200 "$CODE"
+	assertEquals "written" 0 "$(knob max_per_client)"
+	assertEquals "the file's line" "max_per_client = 0" \
+		"$(grep '^max_per_client' "$T/krelay.conf")"
+}
+
+# A -c file's max_per_client reaches a module that appears; a bad one
+# stops webadmin with the line named.
+testConfigFileCarriesMaxPerClient() {
+	local bad
+
+	fake_module
+	mv "$FAKE/module" "$T/module.later"
+	printf 'max_per_client = 32\n' >"$T/krelay.conf"
+	wa_start -c "$T/krelay.conf"
+	mv "$T/module.later" "$FAKE/module"
+	th_wait_until 5 sh -c "[ \$(cat '$FAKE/proc/max_per_client') = 32 ]"
+	assertEquals "the file's max_per_client applied" 32 "$(knob max_per_client)"
+	areq GET /api/config
+	assertEquals "and shown" 32 "$(json max_per_client)"
+	wa_stop
+
+	for bad in 4194305 -1 '' 1e3; do
+		printf 'gport = 16500\nmax_per_client = %s\n' "$bad" >"$T/krelay.conf"
+		"$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" \
+			-c "$T/krelay.conf" >"$LOG" 2>&1
+		assertEquals "max_per_client = $bad: exit status" 1 $?
+		assertTrue "max_per_client = $bad: names the line: $(cat "$LOG")" \
+			"grep -q 'krelay.conf:2: max_per_client: must be' '$LOG'"
+	done
+	assertEquals "nothing applied" "16000 32" "$(knobs_now gport max_per_client)"
 }
 
 testConfigFileAppliedWhenModuleAppears() {
@@ -800,7 +881,7 @@ privmsg() {
 # msg NAME TYPE PAYLOAD-PYTHON: write a request to $T/NAME.
 msg() {
 	python3 -c 'import struct,sys
-p = eval(sys.argv[3], {"struct": struct, "cfg": lambda d: struct.pack("=I", sum(1 << k for k in d)) + b"".join(d.get(k, b"").ljust(128, b"\0") for k in range(10))})
+p = eval(sys.argv[3], {"struct": struct, "cfg": lambda d: struct.pack("=I", sum(1 << k for k in d)) + b"".join(d.get(k, b"").ljust(128, b"\0") for k in range(11))})
 sys.stdout.buffer.write(struct.pack("=II", int(sys.argv[2]), len(p)) + p)' \
 		"$1" "$2" "$3" >"$T/$1"
 }
@@ -815,7 +896,7 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg type99 99 'b""'
 	msg loaded_len 1 'b"xxxx"'
 	msg config_mask0 7 'cfg({})'
-	msg config_mask_bit10 7 'cfg({0: b"17000"})[:0] + struct.pack("=I", 1 | 1 << 10) + cfg({0: b"17000"})[4:]'
+	msg config_mask_bit11 7 'cfg({0: b"17000"})[:0] + struct.pack("=I", 1 | 1 << 11) + cfg({0: b"17000"})[4:]'
 	msg config_noncanonical 7 'cfg({0: b"017000"})'
 	msg config_range 7 'cfg({0: b"70000"})'
 	msg config_loopback 7 'cfg({1: b"127.0.0.1"})'
@@ -829,6 +910,9 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg config_interfaces_blanks 7 'cfg({9: b"eth0, eth1"})'
 	msg config_interfaces_slash 7 'cfg({9: b"eth0/1"})'
 	msg config_interfaces_twice 7 'cfg({9: b"eth0,eth0"})'
+	msg config_per_client_big 7 'cfg({10: b"4194305"})'
+	msg config_per_client_negative 7 'cfg({10: b"-1"})'
+	msg config_per_client_empty 7 'cfg({10: b""})'
 	msg start2 8 'struct.pack("=I", 2)'
 	msg nat_proto1 9 'struct.pack("=III", 1, 0x0100000a, 80)'
 	msg nat_flush_with_ip 9 'struct.pack("=III", 0, 0x0100000a, 0)'
@@ -836,13 +920,15 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg nat_port_big 9 'struct.pack("=III", 17, 0x0100000a, 65536)'
 	printf '\011\0\0\0\014\0\0\0\0\0' >"$T/truncated"
 	echo eth9 >"$FAKE/proc/interfaces"
-	before=$(knobs_now gport real_ip interfaces; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")
-	for name in type0 type99 loaded_len config_mask0 config_mask_bit10 \
+	before=$(knobs_now gport real_ip interfaces max_per_client; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")
+	for name in type0 type99 loaded_len config_mask0 config_mask_bit11 \
 		config_noncanonical config_range config_loopback config_newline \
 		config_unterminated config_junk_after_nul config_unset_not_zero \
 		config_short config_empty_gport config_empty_real_ip \
 		config_interfaces_blanks config_interfaces_slash \
-		config_interfaces_twice start2 nat_proto1 nat_flush_with_ip nat_port0 \
+		config_interfaces_twice config_per_client_big \
+		config_per_client_negative config_per_client_empty start2 \
+		nat_proto1 nat_flush_with_ip nat_port0 \
 		nat_port_big truncated; do
 		privmsg "$T/$name"
 		rc=$?
@@ -851,7 +937,7 @@ testPrivilegedSideRefusesMalformedRequests() {
 			"grep -q 'refused a malformed request' '$T/privmsg.out'"
 	done
 	assertEquals "nothing written" "$before" \
-		"$(knobs_now gport real_ip interfaces; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")"
+		"$(knobs_now gport real_ip interfaces max_per_client; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")"
 
 	msg config_ok 7 'cfg({0: b"17000"})'
 	privmsg "$T/config_ok"
@@ -870,6 +956,11 @@ testPrivilegedSideRefusesMalformedRequests() {
 	rc=$?
 	assertEquals "interfaces eth0,wlan+ is answered: $(cat "$T/privmsg.out")" 0 "$rc"
 	assertEquals "and written" eth0,wlan+ "$(knob interfaces)"
+	msg config_per_client_ok 7 'cfg({10: b"64"})'
+	privmsg "$T/config_per_client_ok"
+	rc=$?
+	assertEquals "max_per_client 64 is answered: $(cat "$T/privmsg.out")" 0 "$rc"
+	assertEquals "and written" 64 "$(knob max_per_client)"
 	msg nat_ok 9 'struct.pack("=III", 17, 0x0100000a, 1234)'
 	privmsg "$T/nat_ok"
 	assertEquals "nat file command" 'delete udp 10.0.0.1:1234' "$(cat "$FAKE/proc/nat")"

@@ -34,6 +34,7 @@ const struct knob knobs[NKNOBS] = {
 	{ "tcp_timeout_established",	KNOB_INT,	1, 864000 },
 	{ "tcp_timeout_close",		KNOB_INT,	1, 864000 },
 	{ "interfaces",			KNOB_IFNAMES,	0, 0 },
+	{ "max_per_client",		KNOB_INT,	0, 4194304 },
 };
 
 enum { K_GPORT = 0, K_TCP_PORTS = 2 };

@@ -15,7 +15,7 @@ struct knob {
 	long		min, max;
 };
 
-#define NKNOBS		10
+#define NKNOBS		11
 #define KNOB_GPORT	0	/* index in knobs[] */
 #define KNOB_VAL_MAX	128
 #define KNOB_ERR_MAX	320

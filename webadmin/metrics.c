@@ -2,9 +2,10 @@
 /*
  * GET /metrics in Prometheus' text exposition format 0.0.4. Counters come
  * from the stats file: `translated_<hook>_<proto>` lines become
- * krelay_packets_total{hook,proto}, `drop_<reason>` lines
- * krelay_drops_total{reason}. Entries per protocol come from the stats lines
- * `entries_tcp` and `entries_udp` when the module has them, else from
+ * krelay_packets_total{hook,proto}, `drop_<reason>` lines and the dropped
+ * ICMP errors krelay_drops_total{reason}, the packets tracking ignored
+ * krelay_ignored_total{reason}. Entries per protocol come from the stats
+ * lines `entries_tcp` and `entries_udp` when the module has them, else from
  * counting the TABLE records.
  */
 #include <netinet/in.h>
@@ -85,18 +86,59 @@ static void packets(FILE *f, json_t *stats)
 	}
 }
 
+/* Drop counters without the `drop_` prefix: the whole name is the reason. */
+static const char *const drop_reasons[] = {
+	"icmp_bad_checksum",	/* ICMP errors quoting a flow, bad checksum */
+	"icmp_redirect",	/* ICMP redirects quoting a flow */
+	NULL
+};
+
+/* Packets tracking ignored: they change no flow's state. */
+static const char *const ignored_reasons[] = {
+	"invalid",		/* TCP flags no stack sends together */
+	"out_of_window",	/* a client RST or FIN the sequence check refused */
+	"impostor",		/* a linked port used by a socket not tcp_relay's */
+	NULL
+};
+
+static bool listed(const char *const *list, const char *key)
+{
+	for (; *list; list++)
+		if (strcmp(*list, key) == 0)
+			return true;
+	return false;
+}
+
 static void drops(FILE *f, json_t *stats)
+{
+	const char *key, *reason;
+	json_t *v;
+
+	json_object_foreach(stats, key, v) {
+		if (strncmp(key, "drop_", 5) == 0)
+			reason = key + 5;
+		else if (listed(drop_reasons, key))
+			reason = key;
+		else
+			continue;
+		if (!label_ok(reason, strlen(reason)))
+			continue;
+		fprintf(f, "krelay_drops_total{reason=\"%s\"} %"
+			JSON_INTEGER_FORMAT "\n", reason,
+			json_integer_value(v));
+	}
+}
+
+static void ignored(FILE *f, json_t *stats)
 {
 	const char *key;
 	json_t *v;
 
 	json_object_foreach(stats, key, v) {
-		if (strncmp(key, "drop_", 5) != 0 ||
-		    !label_ok(key + 5, strlen(key + 5)))
+		if (!listed(ignored_reasons, key))
 			continue;
-		fprintf(f, "krelay_drops_total{reason=\"%s\"} %"
-			JSON_INTEGER_FORMAT "\n", key + 5,
-			json_integer_value(v));
+		fprintf(f, "krelay_ignored_total{reason=\"%s\"} %"
+			JSON_INTEGER_FORMAT "\n", key, json_integer_value(v));
 	}
 }
 
@@ -151,6 +193,10 @@ enum MHD_Result metrics_get(struct MHD_Connection *c, struct request *r,
 	       "Packets krelay dropped, by reason.");
 	if (stats)
 		drops(f, stats);
+	family(f, "krelay_ignored_total", "counter",
+	       "Packets krelay's tracking ignored, by reason (impostor ones also left untranslated).");
+	if (stats)
+		ignored(f, stats);
 	family(f, "krelay_tcp_relay_up", "gauge",
 	       "Whether a tcp_relay process is running.");
 	fprintf(f, "krelay_tcp_relay_up %d\n", rs.running);

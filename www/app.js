@@ -3,10 +3,10 @@
 
 (function () {
   const KNOBS = ['gport', 'real_ip', 'tcp_ports', 'udp_ports', 'max_entries',
-    'udp_timeout', 'udp_stream_timeout', 'tcp_timeout_established', 'tcp_timeout_close',
-    'interfaces'];
+    'max_per_client', 'udp_timeout', 'udp_stream_timeout', 'tcp_timeout_established',
+    'tcp_timeout_close', 'interfaces'];
   const RANGES = {
-    gport: [1, 65535], max_entries: [1, 4194304],
+    gport: [1, 65535], max_entries: [1, 4194304], max_per_client: [0, 4194304],
     udp_timeout: [1, 86400], udp_stream_timeout: [1, 86400],
     tcp_timeout_established: [1, 864000], tcp_timeout_close: [1, 864000],
   };

@@ -72,9 +72,17 @@ enum krelay_state {
 	KRELAY_TCP_ESTABLISHED	= 4,
 	KRELAY_TCP_FIN_WAIT	= 5,
 	KRELAY_TCP_CLOSE	= 6,
+	KRELAY_TCP_SYN_RECV	= 7,
+	KRELAY_TCP_CLOSE_WAIT	= 8,
+	KRELAY_TCP_TIME_WAIT	= 9,
+	KRELAY_UDP_STREAM	= 10,
 };
 
-/* The names of the states in /proc/krelay/nat and the JSON API. */
+/*
+ * The names of the states in /proc/krelay/nat and the JSON API. Numbers
+ * keep their meaning; new states are added at the end, and readers show
+ * a state they do not know as "?".
+ */
 #define KRELAY_STATE_NAMES {					\
 	[KRELAY_UDP_UNREPLIED]		= "UNREPLIED",		\
 	[KRELAY_UDP_REPLIED]		= "REPLIED",		\
@@ -82,6 +90,10 @@ enum krelay_state {
 	[KRELAY_TCP_ESTABLISHED]	= "ESTABLISHED",	\
 	[KRELAY_TCP_FIN_WAIT]		= "FIN_WAIT",		\
 	[KRELAY_TCP_CLOSE]		= "CLOSE",		\
+	[KRELAY_TCP_SYN_RECV]		= "SYN_RECV",		\
+	[KRELAY_TCP_CLOSE_WAIT]		= "CLOSE_WAIT",		\
+	[KRELAY_TCP_TIME_WAIT]		= "TIME_WAIT",		\
+	[KRELAY_UDP_STREAM]		= "STREAM",		\
 }
 
 struct krelay_table_hdr {
@@ -109,6 +121,7 @@ struct krelay_entry {
 	__u32			age_s;
 	__u32			idle_s;
 	__u32			pad2;
+	__u32			pad3;	/* 64-bit alignment on 32-bit too */
 	__u64			packets[KRELAY_DIR_MAX];
 	__u64			bytes[KRELAY_DIR_MAX];
 };
