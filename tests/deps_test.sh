@@ -7,11 +7,11 @@
 # suite fail here instead of the lab failing on a fresh machine.
 #
 # What it reads: the make-check suites (the Makefile's LAB_SUITES and
-# HOST_SUITES, the dashboard test), tests/lib.sh, the lab, the Python
-# helpers and the Makefiles. Words outside comments that name an
-# executable in /usr/bin or /usr/sbin are looked up with dpkg -S; each
-# `import` of a Python helper is imported with Debian's python3 and its
-# file looked up the same way. A package passes when it is in the default
+# HOST_SUITES, the dashboard test), tests/lib.sh, the lab, the scripts
+# they call and the Makefiles. Words outside comments that name an
+# executable in /usr/bin or /usr/sbin are looked up with dpkg -S. The
+# Python helpers run no commands (checked); each of their imports is
+# imported with Debian's python3 and its file looked up the same way. A package passes when it is in the default
 # list, in what those packages depend on (apt-cache depends --recurse), or
 # Essential or Priority required (the base system debootstrap installs).
 # Run as: bash tests/deps_test.sh
@@ -54,8 +54,9 @@ suite_files() {
 		--eval='deps-suites: ; @echo $(LAB_SUITES) $(notdir $(HOST_SUITES))' deps-suites); do
 		echo "tests/$s"
 	done
+	# (The Python helpers run no commands: testPythonHelpersRunNoCommands.)
 	echo tests/krelay_udp_test.sh tests/dashboard_test.sh tests/lib.sh \
-		tests/lab/* tests/*.py tests/dashboard/*.py scripts/checkpatch.sh \
+		tests/lab/* scripts/checkpatch.sh scripts/kernels.sh \
 		Makefile mk/*.mk ./*/Makefile tests/fuzz/Makefile
 }
 
@@ -98,6 +99,11 @@ testEveryCommandComesFromTheDefaultList() {
 	assertTrue "the suites run at least 40 commands (found $n): is the scan broken?" \
 		"[ $n -ge 40 ]"
 	assertEquals "commands whose package scripts/deps.sh does not install:" "" "$bad"
+}
+
+testPythonHelpersRunNoCommands() {
+	assertEquals "Python helpers that run commands (scan them for commands too):" "" \
+		"$(grep -lE 'subprocess|os\.system|os\.exec|Popen' tests/*.py tests/dashboard/*.py)"
 }
 
 testEveryPythonModuleComesFromTheDefaultList() {
