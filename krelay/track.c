@@ -131,9 +131,11 @@ static const u8 tcp_next[2][TCP_NCLASS][TCP_NST] = {
 	},
 };
 
+/* A plain SYN (not SYN|FIN, SYN|RST, ...) may start a flow. */
 bool krelay_tcp_starts_flow(const struct krelay_pkt *p)
 {
-	return tcp_class(p->tcpflags) == C_SYN;
+	return krelay_tcp_flags_valid(p->tcpflags) &&
+	       tcp_class(p->tcpflags) == C_SYN;
 }
 
 bool krelay_tcp_restarts_flow(const struct krelay_flow *f,
