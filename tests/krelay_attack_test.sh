@@ -110,7 +110,7 @@ knobs_default() {
 	th_set tcp_timeout_close 10
 	th_set udp_timeout 30
 	th_set udp_stream_timeout 120
-	th_set max_per_client 0		# absent before issue 17
+	th_set max_per_client 0
 }
 
 offloads() {
