@@ -4,9 +4,9 @@
 # The kernels: Debian 12's 6.1 (KVER, the default build) and the 6.12 LTS
 # (KVER_612), as scripts/deps.sh last fetched them (scripts/kernels.sh).
 kernels = sh scripts/kernels.sh
-KVER ?= $(shell $(kernels) release 6.1)
+KVER ?= $(shell $(kernels) release 6.1 2>/dev/null)
 KVER_612 ?= $(shell $(kernels) release 6.12 2>/dev/null)
-KDIR ?= $(shell $(kernels) kdir $(KVER))
+KDIR ?= $(if $(KVER),$(shell $(kernels) kdir $(KVER)))
 PROGS = tcp_relay webadmin krelayctl tests tests/fuzz
 # Installation (make install [DESTDIR=...] [PREFIX=...]): see install below.
 VERSION ?= 0.1
