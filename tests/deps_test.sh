@@ -26,6 +26,7 @@ opt	a variable's name
 route	ip's subcommand (ip route add)
 time	bash's keyword
 valgrind	only under make check-valgrind (deps.sh valgrind)
+debootstrap	only under make check-fresh (deps.sh fresh)
 "
 
 PY=/usr/bin/python3
@@ -78,8 +79,19 @@ owner() {
 	echo "$pkg"
 }
 
+# unlisted WHAT FILE: " WHAT (why)" unless an allowed package ships FILE.
+unlisted() {
+	local pkg
+	pkg=$(owner "$2")
+	if [ -z "$pkg" ]; then
+		echo " $1 (no package ships $2)"
+	elif ! grep -qx "$pkg" "$ALLOWED"; then
+		echo " $1 (package $pkg)"
+	fi
+}
+
 testEveryCommandComesFromTheDefaultList() {
-	local w p pkg bad= n=0
+	local w p bad= n=0
 	# shellcheck disable=SC2086
 	for w in $(words $FILES); do
 		printf '%s\n' "$NOT_COMMANDS" | grep -q "^$w	" && continue
@@ -88,12 +100,7 @@ testEveryCommandComesFromTheDefaultList() {
 		done
 		[ -n "$p" ] || continue
 		n=$((n + 1))
-		pkg=$(owner "$p")
-		if [ -z "$pkg" ]; then
-			bad="$bad $w (no package ships $p)"
-		elif ! grep -qx "$pkg" "$ALLOWED"; then
-			bad="$bad $w (package $pkg)"
-		fi
+		bad="$bad$(unlisted "$w" "$p")"
 	done
 	echo "deps: $n commands checked"
 	assertTrue "the suites run at least 40 commands (found $n): is the scan broken?" \
@@ -107,7 +114,7 @@ testPythonHelpersRunNoCommands() {
 }
 
 testEveryPythonModuleComesFromTheDefaultList() {
-	local m f pkg bad= n=0
+	local m f bad= n=0
 	# shellcheck disable=SC2086
 	for m in $(sed -n 's/^\(import\|from\) \([A-Za-z0-9_]*\).*/\2/p' \
 		tests/*.py tests/dashboard/*.py | sort -u); do
@@ -117,12 +124,7 @@ testEveryPythonModuleComesFromTheDefaultList() {
 			bad="$bad $m (not importable by $PY)"
 			continue
 		fi
-		pkg=$(owner "$f")
-		if [ -z "$pkg" ]; then
-			bad="$bad $m (no package ships $f)"
-		elif ! grep -qx "$pkg" "$ALLOWED"; then
-			bad="$bad $m (package $pkg)"
-		fi
+		bad="$bad$(unlisted "$m" "$f")"
 	done
 	echo "deps: $n Python modules checked"
 	assertTrue "the helpers import at least 3 modules (found $n): is the scan broken?" "[ $n -ge 3 ]"
