@@ -8,15 +8,30 @@
  *                                     source ports (from BASE), N NAT entries
  *   benchtool hold ADDR PORT N SECS   open N TCP connections, hold them
  *                                     SECS seconds, print how many opened
+ *   benchtool flood ADDR PORT [-k syn|dns|udp] [-s A-B] [-p LO-HI]
+ *                   [-r PPS] [-t SECS] [-n COUNT] [-o FIRST]
+ *                                     spoofed packets (raw socket,
+ *                                     IP_HDRINCL) at a fixed rate: TCP SYNs,
+ *                                     DNS queries or 4-byte UDP datagrams.
+ *                                     Packet i (from FIRST) comes from
+ *                                     address A + i % naddr, port
+ *                                     LO + i / naddr % nports: a new tuple
+ *                                     each until the ranges wrap. Stops
+ *                                     after SECS, COUNT packets or SIGTERM;
+ *                                     prints "sent=N secs=S pps=P
+ *                                     cpu_pct=C behind=B errors=E"
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BATCH 64
@@ -112,12 +127,345 @@ static int do_hold(struct sockaddr_in *sa, int count, int secs)
 	return open == count ? 0 : 1;
 }
 
+/* ---- flood */
+
+enum flood_kind { FLOOD_SYN, FLOOD_DNS, FLOOD_UDP };
+
+struct flood {
+	enum flood_kind kind;
+	uint32_t dst, src_lo, naddr;	/* host order */
+	uint16_t dport, sport_lo;
+	uint32_t nports;
+	double rate, secs;
+	uint64_t count, first;
+};
+
+static volatile sig_atomic_t flood_stop;
+
+static void on_stop(int sig)
+{
+	flood_stop = 1;
+}
+
+static uint64_t rng_state = 88172645463325252ULL;
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 16);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The Internet checksum of len bytes, added to sum (not folded). */
+static uint32_t csum_add(uint32_t sum, const unsigned char *p, size_t len)
+{
+	while (len > 1) {
+		sum += (uint32_t)p[0] << 8 | p[1];
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+/*
+ * Packet i of the flood into buf (an IPv4 header, checksums included);
+ * returns its length.
+ */
+static size_t flood_packet(const struct flood *f, uint64_t i, unsigned char *buf)
+{
+	static const unsigned char qname[] = "\5flood\5bench\3lab";
+	uint32_t src = f->src_lo + (uint32_t)(i % f->naddr);
+	uint16_t sport = f->sport_lo + (uint16_t)(i / f->naddr % f->nports);
+	unsigned char *l4 = buf + 20, *d;
+	uint8_t proto;
+	size_t l4len;
+	uint32_t sum;
+
+	if (f->kind == FLOOD_SYN) {
+		proto = IPPROTO_TCP;
+		l4len = 24;
+		memset(l4, 0, l4len);
+		put16(l4, sport);
+		put16(l4 + 2, f->dport);
+		put32(l4 + 4, rnd());		/* sequence number */
+		l4[12] = 6 << 4;		/* data offset: 24 bytes */
+		l4[13] = 0x02;			/* SYN */
+		put16(l4 + 14, 64240);		/* window */
+		l4[20] = 2;			/* MSS 1460 */
+		l4[21] = 4;
+		put16(l4 + 22, 1460);
+	} else {
+		proto = IPPROTO_UDP;
+		d = l4 + 8;
+		if (f->kind == FLOOD_DNS) {
+			/* ID, RD, one question: flood.bench.lab A IN */
+			put16(d, (uint16_t)rnd());
+			put16(d + 2, 0x0100);
+			put16(d + 4, 1);
+			memset(d + 6, 0, 6);
+			memcpy(d + 12, qname, sizeof(qname));	/* with its 0 */
+			put16(d + 12 + sizeof(qname), 1);
+			put16(d + 14 + sizeof(qname), 1);
+			l4len = 8 + 16 + sizeof(qname);
+		} else {
+			memcpy(d, "fill", 4);
+			l4len = 12;
+		}
+		put16(l4, sport);
+		put16(l4 + 2, f->dport);
+		put16(l4 + 4, (uint16_t)l4len);
+		put16(l4 + 6, 0);
+	}
+	/* The pseudo-header, then the segment. */
+	sum = (src >> 16) + (src & 0xffff) + (f->dst >> 16) + (f->dst & 0xffff) +
+	      proto + (uint32_t)l4len;
+	sum = csum_fold(csum_add(sum, l4, l4len));
+	if (proto == IPPROTO_UDP && !sum)
+		sum = 0xffff;
+	put16(l4 + (proto == IPPROTO_TCP ? 16 : 6), (uint16_t)sum);
+
+	buf[0] = 0x45;
+	buf[1] = 0;
+	put16(buf + 2, (uint16_t)(20 + l4len));
+	put16(buf + 4, (uint16_t)rnd());
+	put16(buf + 6, 0);
+	buf[8] = 64;
+	buf[9] = proto;
+	put16(buf + 10, 0);
+	put32(buf + 12, src);
+	put32(buf + 16, f->dst);
+	put16(buf + 10, csum_fold(csum_add(0, buf, 20)));
+	return 20 + l4len;
+}
+
+static int parse_range(const char *s, uint32_t *lo, uint32_t *n, int addr)
+{
+	char a[64], *b;
+	struct in_addr x, y;
+	long l, h;
+
+	if (strlen(s) >= sizeof(a))
+		return -1;
+	strcpy(a, s);
+	b = strchr(a, '-');
+	if (b)
+		*b++ = 0;
+	else
+		b = a;
+	if (addr) {
+		if (inet_pton(AF_INET, a, &x) != 1 || inet_pton(AF_INET, b, &y) != 1)
+			return -1;
+		l = ntohl(x.s_addr);
+		h = ntohl(y.s_addr);
+	} else {
+		l = atol(a);
+		h = atol(b);
+		if (l < 1 || h > 65535)
+			return -1;
+	}
+	if (h < l)
+		return -1;
+	*lo = (uint32_t)l;
+	*n = (uint32_t)(h - l + 1);
+	return 0;
+}
+
+/*
+ * Send at f->rate packets a second: wake at most about 500 times a
+ * second and send what is due, in batches. A generator held up (the
+ * guest's CPUs busy) catches up at most 20 ms worth; the rest is counted
+ * as behind, not sent, so the rate stays the one asked for (with -n it
+ * catches up everything: each tuple matters).
+ */
+static int do_flood(struct flood *f)
+{
+	static unsigned char pkt[BATCH][128];
+	struct mmsghdr msg[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint64_t sent = 0, behind = 0, errors = 0, i = f->first, due, cap, n, k;
+	double t0, c0, el, tick;
+	struct timespec ts;
+	int fd, r;
+
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);	/* IP_HDRINCL implied */
+	if (fd < 0) {
+		perror("benchtool flood: raw socket");
+		return 1;
+	}
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
+	rng_state ^= (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+	to.sin_addr.s_addr = htonl(f->dst);
+	/* With a count, every tuple is sent: no catching up skipped. */
+	cap = f->count ? UINT64_MAX / 4 : (uint64_t)(f->rate / 50) + BATCH;
+	tick = f->rate > 500 ? 1.0 / 500 : 1.0 / f->rate;
+	t0 = now_s();
+	c0 = cpu_s();
+	while (!flood_stop) {
+		el = now_s() - t0;
+		if (f->secs && el >= f->secs)
+			break;
+		if (f->count && sent + behind >= f->count)
+			break;
+		due = (uint64_t)(f->rate * el) + 1;
+		if (f->count && due > f->count)
+			due = f->count;
+		if (due > sent + behind + cap)
+			behind = due - sent - cap;
+		n = due - sent - behind;
+		while (n && !flood_stop) {
+			k = n < BATCH ? n : BATCH;
+			memset(msg, 0, sizeof(msg[0]) * k);
+			for (r = 0; r < (int)k; r++) {
+				iov[r].iov_base = pkt[r];
+				iov[r].iov_len = flood_packet(f, i + (uint64_t)r, pkt[r]);
+				msg[r].msg_hdr.msg_iov = &iov[r];
+				msg[r].msg_hdr.msg_iovlen = 1;
+				msg[r].msg_hdr.msg_name = &to;
+				msg[r].msg_hdr.msg_namelen = sizeof(to);
+			}
+			r = sendmmsg(fd, msg, (unsigned int)k, 0);
+			if (r < 0) {
+				if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
+					perror("benchtool flood: sendmmsg");
+					return 1;
+				}
+				r = 0;
+			}
+			/* A packet refused (queue full) is not sent again. */
+			if ((uint64_t)r < k) {
+				errors += k - (uint64_t)r;
+				r = (int)k;
+			}
+			sent += (uint64_t)r;
+			i += (uint64_t)r;
+			n -= (uint64_t)r;
+		}
+		/* Sleep until the next tick's packets are due. */
+		el = (double)(sent + behind) / f->rate + tick;
+		el = t0 + el - now_s();
+		if (el > 0) {
+			ts.tv_sec = (time_t)el;
+			ts.tv_nsec = (long)((el - (double)ts.tv_sec) * 1e9);
+			nanosleep(&ts, NULL);
+		}
+	}
+	el = now_s() - t0;
+	printf("sent=%llu secs=%.2f pps=%.0f cpu_pct=%.1f behind=%llu errors=%llu\n",
+	       (unsigned long long)(sent - errors), el,
+	       el > 0 ? (double)(sent - errors) / el : 0.0,
+	       el > 0 ? 100 * (cpu_s() - c0) / el : 0.0,
+	       (unsigned long long)behind, (unsigned long long)errors);
+	close(fd);
+	return 0;
+}
+
+static int flood_main(int argc, char **argv, const struct sockaddr_in *sa)
+{
+	struct flood f = {
+		.kind = FLOOD_SYN, .rate = 1000,
+		.dst = ntohl(sa->sin_addr.s_addr), .dport = ntohs(sa->sin_port),
+	};
+	uint32_t lo, n;
+	int c;
+
+	parse_range("10.0.0.100-10.0.0.250", &f.src_lo, &f.naddr, 1);
+	parse_range("1024-65535", &lo, &f.nports, 0);
+	f.sport_lo = (uint16_t)lo;
+	/* argv[0] is PORT: getopt starts after it. */
+	while ((c = getopt(argc, argv, "k:s:p:r:t:n:o:")) != -1) {
+		switch (c) {
+		case 'k':
+			if (!strcmp(optarg, "syn"))
+				f.kind = FLOOD_SYN;
+			else if (!strcmp(optarg, "dns"))
+				f.kind = FLOOD_DNS;
+			else if (!strcmp(optarg, "udp"))
+				f.kind = FLOOD_UDP;
+			else
+				goto usage;
+			break;
+		case 's':
+			if (parse_range(optarg, &f.src_lo, &f.naddr, 1))
+				goto usage;
+			break;
+		case 'p':
+			if (parse_range(optarg, &lo, &n, 0))
+				goto usage;
+			f.sport_lo = (uint16_t)lo;
+			f.nports = n;
+			break;
+		case 'r':
+			f.rate = atof(optarg);
+			break;
+		case 't':
+			f.secs = atof(optarg);
+			break;
+		case 'n':
+			f.count = strtoull(optarg, NULL, 10);
+			break;
+		case 'o':
+			f.first = strtoull(optarg, NULL, 10);
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc || f.rate <= 0 || (!f.secs && !f.count))
+		goto usage;
+	return do_flood(&f);
+usage:
+	fprintf(stderr, "usage: benchtool flood ADDR PORT [-k syn|dns|udp] [-s A-B] "
+		"[-p LO-HI] [-r PPS] (-t SECS | -n COUNT) [-o FIRST]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa;
 
 	if (argc < 4 || parse_addr(&sa, argv[2], argv[3])) {
-		fprintf(stderr, "usage: benchtool echo|fill|hold ADDR PORT ...\n");
+		fprintf(stderr, "usage: benchtool echo|fill|hold|flood ADDR PORT ...\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "echo"))
@@ -126,6 +474,8 @@ int main(int argc, char **argv)
 		return do_fill(&sa, atoi(argv[4]), argc > 5 ? atoi(argv[5]) : 20000);
 	if (!strcmp(argv[1], "hold") && argc >= 6)
 		return do_hold(&sa, atoi(argv[4]), atoi(argv[5]));
+	if (!strcmp(argv[1], "flood"))
+		return flood_main(argc - 3, argv + 3, &sa);
 	fprintf(stderr, "benchtool: bad arguments\n");
 	return 2;
 }

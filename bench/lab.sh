@@ -19,18 +19,31 @@
 # host): one "key value" a line, key = work.path.metric, one line per run.
 #
 # BENCH_REPS (runs per figure, default 3), BENCH_DUR (seconds per run,
-# default 4), BENCH_ONLY (comma list of udp,bulk,conn,mem,scale,profile).
+# default 4), BENCH_ONLY (comma list of udp,bulk,conn,mem,scale,flood,
+# lookup,profile; all but profile by default). The flood and lookup parts:
+# BENCH_FLOOD_PPS (the flood's fixed rate, default 2000 packets/s),
+# BENCH_FLOOD_MAX (max_entries under the flood, default 2000),
+# BENCH_LOOKUP (the table sizes, default 1000,60000,1000000),
+# BENCH_FILL_PPS (the rate that fills the table for lookup, default 50000);
+# BENCH_HASHSIZE, krelay's hashsize at load (default: the module's).
 
 . "$(dirname "$0")/../tests/lib.sh"
 
 REPS=${BENCH_REPS:-3}
 DUR=${BENCH_DUR:-4}
-ONLY=${BENCH_ONLY:-udp,bulk,conn,mem,scale}
+ONLY=${BENCH_ONLY:-udp,bulk,conn,mem,scale,flood,lookup}
 OUT=/tmp/lab-out/bench
 T=/tmp/bench
 RELAY=192.168.0.2
 REAL=192.168.0.10
 BT=$TH_TOP/bench/benchtool
+FLOOD_PPS=${BENCH_FLOOD_PPS:-2000}
+FLOOD_MAX=${BENCH_FLOOD_MAX:-2000}
+LOOKUP=${BENCH_LOOKUP:-1000,60000,1000000}
+FILL_PPS=${BENCH_FILL_PPS:-50000}
+# Spoofed sources (flood, lookup): on the client's network, so the relay's
+# rp_filter lets them in; spoof_neighbours gives them a MAC nobody has.
+SPOOF=10.0.0.100-10.0.0.250
 mkdir -p "$OUT" "$T"
 rm -f "$OUT"/raw.tsv "$OUT"/*.txt "$OUT"/*.log
 RAW=$OUT/raw.tsv
@@ -59,7 +72,8 @@ setup() {
 	done
 	sysctl -qw net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=4096
 
-	th_krelay_load start=1 || { say "insmod failed"; return 1; }
+	th_krelay_load start=1 ${BENCH_HASHSIZE:+hashsize=$BENCH_HASHSIZE} ||
+		{ say "insmod failed"; return 1; }
 	th_set tcp_ports 53,80,5201
 	th_set udp_ports 53,5300,5399
 
@@ -290,6 +304,175 @@ scale() {
 	wait $!
 }
 
+# ---- flood: a real client's connections/s and q/s while spoofed packets
+# keep the NAT table full
+
+# spoof_neighbours add|del: the relay's static neighbours for the spoofed
+# addresses, on a MAC no host has (as tests/krelay_attack_test.sh does):
+# the relay's answers to them leave at once and are lost, and no ARP waits.
+spoof_neighbours() {
+	local i
+	for i in $(seq 100 250); do
+		if [ "$1" = add ]; then
+			echo "neigh replace 10.0.0.$i lladdr 02:00:00:00:00:99 dev rc0 nud permanent"
+		else
+			echo "neigh del 10.0.0.$i dev rc0"
+		fi
+	done | ip -force -batch - 2>/dev/null
+	true
+}
+
+entries() { echo $(( $(th_stat entries_tcp) + $(th_stat entries_udp) )); }
+table_full() { [ "$(entries)" -ge $((FLOOD_MAX * 9 / 10)) ]; }
+
+# flood_start KIND: spoofed packets from the client's namespace at
+# FLOOD_PPS until flood_stop, each from a tuple no earlier flood used:
+# syn, SYNs to krelay's HTTP port (the relay's own stack answers them:
+# SYN_RECV entries); dns, queries to krelay's DNS port (the server answers
+# them: REPLIED entries). The answers go to the spoofed addresses' MAC.
+FLOOD_NEXT=0
+flood_start() {
+	local port=80
+	[ "$1" = dns ] && port=5300
+	# Not `cli`: $! must be the generator, which `ip netns exec` becomes.
+	ip netns exec cli "$BT" flood $RELAY $port -k "$1" -s $SPOOF -r "$FLOOD_PPS" \
+		-t 60 -o "$FLOOD_NEXT" > "$T/flood.out" 2>&1 &
+	FLOOD_PID=$!
+	FLOOD_NEXT=$((FLOOD_NEXT + FLOOD_PPS * 60))
+}
+
+# flood_stop KEY: stop the generator; record what it sent and its CPU.
+flood_stop() {
+	local kv
+	th_kill_wait "$FLOOD_PID"
+	for kv in $(cat "$T/flood.out"); do
+		case $kv in
+		sent=*|pps=*|cpu_pct=*|behind=*|errors=*) rec "$1.flood_${kv%%=*}" "${kv#*=}" ;;
+		esac
+	done
+	grep -v '^sent=' "$T/flood.out" | head -3 | sed 's/^/lab: bench: flood: /'
+}
+
+# flood_run KIND WORK: one run of WORK (conn: wrk, 32 concurrent,
+# Connection: close; dns: dnsperf) against krelay, under a flood of KIND
+# (none: no flood), the table emptied before and after.
+flood_run() {
+	local kind=$1 work=$2 k=flood.$1.$2 ev0 full0
+	path_begin krelay
+	if [ "$kind" != none ]; then
+		flood_start "$kind"
+		th_wait_until 15 table_full || say "the $kind flood did not fill the table: $(entries) entries"
+	fi
+	rec "$k.entries_before" "$(entries)"
+	ev0=$(th_stat evicted)
+	full0=$(th_stat drop_table_full)
+	case $work in
+	conn) conn_run krelay 32 "$k" ;;
+	dns) dns_run krelay "$k" ;;
+	esac
+	rec "$k.entries_after" "$(entries)"
+	rec "$k.evicted" "$(( $(th_stat evicted) - ev0 ))"
+	rec "$k.drop_table_full" "$(( $(th_stat drop_table_full) - full0 ))"
+	rec "$k.syn_recv" "$(ss -Htn state syn-recv | wc -l)"
+	[ "$kind" != none ] && flood_stop "$k"
+	path_end krelay
+}
+
+flood() {
+	local i kind max0
+	max0=$(th_knob max_entries)
+	spoof_neighbours add
+	th_set max_entries "$FLOOD_MAX"
+	rec flood.max_entries "$(th_knob max_entries)"
+	rec flood.rate_pps "$FLOOD_PPS"
+	tcp_relay_fresh
+	# Interleaved: each round measures without a flood and under each.
+	for i in $(seq "$REPS"); do
+		say "flood run $i"
+		for kind in none syn dns; do flood_run $kind conn; done
+		for kind in none dns; do flood_run $kind dns; done
+	done
+	th_set max_entries "$max0"
+	spoof_neighbours del
+}
+
+# ---- lookup: krelay's UDP q/s with the NAT table holding many other flows
+
+# fill_to N: UDP flows from the spoofed sources up to N in the table
+# (tuples FILLED..N-1 of benchtool flood; the server drops them: no answer,
+# no ICMP error), then record how many entries are present.
+FILLED=0
+fill_to() {
+	local n=$1 k=lookup.e$1 out t0 sent
+	t0=$SECONDS
+	out=$(cli "$BT" flood $RELAY 5399 -k udp -s $SPOOF -r "$FILL_PPS" \
+		-n $((n - FILLED)) -o "$FILLED" -t 150)
+	sent=$(echo "$out" | sed -n 's/^sent=\([0-9]*\).*/\1/p')
+	rec "$k.fill_pps" "$(echo "$out" | sed -n 's/.* pps=\([0-9]*\).*/\1/p')"
+	th_wait_until 20 entries_settle
+	# Packets lost on the way (a queue overflowed): the same tuples once
+	# more; those present are only refreshed.
+	if [ "${sent:-0}" -eq $((n - FILLED)) ] && [ "$(th_stat entries_udp)" -lt $((n * 98 / 100)) ]; then
+		say "lookup: $(th_stat entries_udp) of $n entries, sending again"
+		cli "$BT" flood $RELAY 5399 -k udp -s $SPOOF -r "$FILL_PPS" -n "$n" -t 60 >/dev/null
+		th_wait_until 20 entries_settle
+	fi
+	rec "$k.fill_secs" $((SECONDS - t0))
+	rec "$k.entries" "$(th_stat entries_udp)"
+	FILLED=$n
+}
+entries_settle() {
+	local a
+	a=$(th_stat entries_udp)
+	sleep 0.5
+	[ "$a" = "$(th_stat entries_udp)" ]
+}
+
+# lookup_runs KEY: REPS dnsperf runs, and the guest's CPU busy while idle
+# (the GC's share) and its memory in use.
+lookup_runs() {
+	local i c0
+	c0=$(cpu_ticks)
+	sleep 2
+	rec "$1.idle_cpu_pct" "$(cpu_busy "$c0" "$(cpu_ticks)")"
+	rec "$1.mem_used_kb" "$(mem_used_kb)"
+	for i in $(seq "$REPS"); do dns_run krelay "$1"; done
+}
+
+lookup() {
+	local n max0 udp0
+	max0=$(th_knob max_entries)
+	udp0=$(th_knob udp_timeout)
+	spoof_neighbours add
+	srv nft -f - <<EOC
+table ip benchsink {
+	chain in {
+		type filter hook input priority 0;
+		udp dport 5399 drop
+	}
+}
+EOC
+	th_set max_entries 4194304
+	th_set udp_timeout 900
+	echo flush > $TH_PROC/nat
+	FILLED=0
+	say "lookup: empty table"
+	lookup_runs lookup.e0
+	for n in ${LOOKUP//,/ }; do
+		fill_to "$n"
+		say "lookup: $(th_stat entries_udp) entries"
+		lookup_runs "lookup.e$n"
+	done
+	echo flush > $TH_PROC/nat
+	th_wait_until 30 sh -c "[ \$(awk '\$1 == \"entries_udp\" { print \$2 }' $TH_PROC/stats) -lt 100 ]"
+	say "lookup: empty table again"
+	lookup_runs lookup.e0after
+	th_set max_entries "$max0"
+	th_set udp_timeout "$udp0"
+	srv nft delete table ip benchsink
+	spoof_neighbours del
+}
+
 # ---- main
 
 say "setting up"
@@ -300,6 +483,7 @@ rec meta.cpu "\"$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)\""
 rec meta.ncpu "$(nproc)"
 rec meta.reps "$REPS"
 rec meta.dur "$DUR"
+rec meta.hashsize "$(cat /sys/module/krelay/parameters/hashsize 2>/dev/null || echo default)"
 for i in $(seq "$REPS"); do
 	if want udp; then
 		say "UDP run $i"
@@ -320,6 +504,8 @@ for i in $(seq "$REPS"); do
 done
 want mem && { say "memory"; mem; }
 want scale && { say "scale"; scale; }
+want flood && { say "flood"; flood; }
+want lookup && { say "lookup"; lookup; }
 if want profile; then
 	# krelay's connections/s with BENCH_BEFORE (an earlier tcp_relay
 	# binary) and then the current one, each profiled once with perf.

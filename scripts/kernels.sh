@@ -97,6 +97,9 @@ fetch() {
 		echo "$rel" > "$dir/stamp"
 	fi
 	echo "$rel" > "$cache/$series"
+	# The lab's guest mounts the modules there (a system with no kernel
+	# package installed, such as a fresh chroot, has no such directory).
+	mkdir -p /lib/modules
 	echo "$rel"
 }
 

@@ -27,11 +27,16 @@ mkdir -p "$lab_top" 2>/dev/null
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose \
 	labtop "$lab_top"
 hostname lab
-# A kernel whose modules are not in the host's /lib/modules (check-debug).
+verdict() { echo "$*" | tee -a "$out/verdicts"; }
+# A kernel whose modules are not in the host's /lib/modules (the cached
+# kernels of scripts/kernels.sh, the debug kernel): mounted in their place.
 if [ -n "${lab_moddir:-}" ]; then
-	mount -t tmpfs tmpfs /lib/modules
-	mkdir -p "/lib/modules/$(uname -r)"
-	mount --bind "$lab_moddir" "/lib/modules/$(uname -r)"
+	if mount -t tmpfs tmpfs /lib/modules; then
+		mkdir -p "/lib/modules/$(uname -r)"
+		mount --bind "$lab_moddir" "/lib/modules/$(uname -r)"
+	else
+		verdict "LAB-SETUP FAIL (no /lib/modules on the host to mount the kernel's modules on: scripts/deps.sh makes it)"
+	fi
 fi
 # kmemleak (debug kernel): forget what boot left, scan on demand only.
 kmemleak=/sys/kernel/debug/kmemleak
@@ -40,8 +45,6 @@ if [ -w $kmemleak ]; then
 	echo scan=off > $kmemleak
 	echo clear > $kmemleak
 fi
-
-verdict() { echo "$*" | tee -a "$out/verdicts"; }
 
 # shellcheck source=tests/lab/topology.sh
 . "$lab_top/tests/lab/topology.sh"
