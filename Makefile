@@ -6,6 +6,7 @@
 kernels = sh scripts/kernels.sh
 KVER ?= $(shell $(kernels) release 6.1 2>/dev/null)
 KVER_612 ?= $(shell $(kernels) release 6.12 2>/dev/null)
+RT_KVER ?= $(shell $(kernels) release 6.1-rt 2>/dev/null)
 KDIR ?= $(if $(KVER),$(shell $(kernels) kdir $(KVER)))
 PROGS = tcp_relay webadmin krelayctl tests tests/fuzz
 # Installation (make install [DESTDIR=...] [PREFIX=...]): see install below.
@@ -40,11 +41,12 @@ all: module kmods progs
 module:
 	$(Q)$(MAKE) -C krelay
 
-# The module for the other kernels (6.12), each in build/kmod/RELEASE (a
-# copy of krelay/: Kbuild writes its objects beside the sources); the lab
-# loads the one built for the kernel it boots.
+# The module for the other kernels (6.12, and PREEMPT_RT once deps.sh
+# debug fetched it), each in build/kmod/RELEASE (a copy of krelay/: Kbuild
+# writes its objects beside the sources); the lab loads the one built for
+# the kernel it boots.
 kmods:
-	$(Q)set -e; for k in $(filter-out $(KVER),$(KVER_612)); do \
+	$(Q)set -e; for k in $(filter-out $(KVER),$(KVER_612) $(RT_KVER)); do \
 		d=build/kmod/$$k; mkdir -p $$d/uapi; \
 		cp -u krelay/Makefile $(KSRC) $$d/; \
 		cp -u krelay/uapi/krelay.h $$d/uapi/; \
@@ -116,9 +118,9 @@ check-dashboard:
 
 # Every kernel-facing suite on the debug kernel (KASAN, lockdep, kmemleak,
 # DEBUG_ATOMIC_SLEEP; built once per machine by scripts/debug-kernel.sh,
-# the better part of an hour) and on Debian's PREEMPT_RT kernel. Slow: not
-# part of check. Leaves the module built for KVER again.
-RT_KVER ?= $(shell $(kernels) release 6.1-rt 2>/dev/null)
+# the better part of an hour) and on Debian's PREEMPT_RT kernel (fetched
+# by deps.sh debug). Slow: not part of check. Leaves the module built for
+# KVER again.
 DEBUG_SUITES ?= $(LAB_SUITES)
 deps-debug:
 	$(Q)sh scripts/deps.sh debug
@@ -132,11 +134,9 @@ check-debug: deps-debug
 		KVER=$$r LAB_KERNEL=$$d/vmlinuz LAB_MODDIR=$$d/lib/modules/$$r \
 		LAB_SCALE=$${LAB_SCALE:-4} tests/lab/run $(DEBUG_SUITES)
 	$(Q)$(MAKE) -C krelay clean
-	$(Q)$(MAKE) module KVER=$(RT_KVER) KDIR=$$($(kernels) kdir $(RT_KVER))
-	$(Q)echo "== PREEMPT_RT kernel $(RT_KVER)"
-	$(Q)KVER=$(RT_KVER) LAB_SCALE=$${LAB_SCALE:-2} tests/lab/run $(DEBUG_SUITES)
-	$(Q)$(MAKE) -C krelay clean
 	$(Q)$(MAKE) module
+	$(Q)echo "== PREEMPT_RT kernel $(RT_KVER) (module from make kmods)"
+	$(Q)KVER=$(RT_KVER) LAB_SCALE=$${LAB_SCALE:-2} tests/lab/run $(DEBUG_SUITES)
 
 # krelay against routing, nftables DNAT, HAProxy and socat in one lab boot;
 # the report lands in bench/results/.

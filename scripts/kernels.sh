@@ -78,7 +78,7 @@ fetch() {
 		ver=$(apt-cache show "linux-headers-$rel" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
 		[ -n "$ver" ] || die "linux-headers-$rel not in the archive"
 		deps=$(apt-cache depends "linux-headers-$rel" 2>/dev/null |
-			sed -n "s/^ *Depends: \(linux-headers-.*-common\|linux-kbuild-.*\)$/\1=$ver/p")
+			sed -n "s/^ *Depends: \(linux-headers-.*-common\(-rt\)\?\|linux-kbuild-.*\)$/\1=$ver/p")
 		rm -rf "$dir"
 		mkdir -p "$dir/debs"
 		echo "kernels: downloading $rel" >&2
