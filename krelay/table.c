@@ -25,7 +25,6 @@ MODULE_PARM_DESC(hashsize, "NAT table hash buckets (power of two, default 65536)
 #define KRELAY_LOCKS		1024
 #define GC_INTERVAL		HZ
 #define GC_MAX_RUN		msecs_to_jiffies(10)
-#define CC_HASHSIZE		4096
 #define CC_LOCKS		256
 
 static struct hlist_head *buckets;
@@ -54,7 +53,8 @@ struct krelay_client_count {
 	struct rcu_head		rcu;
 };
 
-static struct hlist_head cc_buckets[CC_HASHSIZE];
+/* As many buckets as the flow hash: a flood of spoofed sources has one each. */
+static struct hlist_head *cc_buckets;
 /* cc_locks[i] protects the chains of cc buckets b with b % CC_LOCKS == i. */
 static spinlock_t cc_locks[CC_LOCKS];
 
@@ -164,7 +164,7 @@ static void flow_free_rcu(struct rcu_head *head)
 
 static u32 cc_hash(__be32 ip)
 {
-	return hsiphash_1u32((__force u32)ip, &hash_key) & (CC_HASHSIZE - 1);
+	return hsiphash_1u32((__force u32)ip, &hash_key) & hmask;
 }
 
 /* Take one flow's share of ip's count; NULL when out of memory. */
@@ -759,11 +759,12 @@ int krelay_table_init(void)
 	buckets = kvcalloc(hashsize, sizeof(*buckets), GFP_KERNEL);
 	if (!buckets)
 		return -ENOMEM;
+	cc_buckets = kvcalloc(hashsize, sizeof(*cc_buckets), GFP_KERNEL);
+	if (!cc_buckets)
+		goto err_buckets;
 	flow_cache = KMEM_CACHE(krelay_flow, 0);
-	if (!flow_cache) {
-		kvfree(buckets);
-		return -ENOMEM;
-	}
+	if (!flow_cache)
+		goto err_cc_buckets;
 	for (i = 0; i < KRELAY_LOCKS; i++)
 		spin_lock_init(&locks[i]);
 	for (i = 0; i < CC_LOCKS; i++)
@@ -772,6 +773,12 @@ int krelay_table_init(void)
 	INIT_DEFERRABLE_WORK(&gc_work, gc_worker);
 	queue_delayed_work(system_power_efficient_wq, &gc_work, GC_INTERVAL);
 	return 0;
+
+err_cc_buckets:
+	kvfree(cc_buckets);
+err_buckets:
+	kvfree(buckets);
+	return -ENOMEM;
 }
 
 /* Called with the hooks unregistered: nothing adds flows any more. */
@@ -781,5 +788,6 @@ void krelay_table_exit(void)
 	krelay_table_flush();
 	rcu_barrier();
 	kmem_cache_destroy(flow_cache);
+	kvfree(cc_buckets);
 	kvfree(buckets);
 }
