@@ -106,25 +106,27 @@ testConcurrentKnobWritersAndTableReaders() {
 }
 
 testSocketOptionsFuzzed() {
-	local rc
+	local rc fuzz probe
+	fuzz=$(th_for_nobody "$FUZZ") && probe=$(th_for_nobody "$PROBE") ||
+		fail "copies for nobody"
 	"$FUZZ" sockopt "$SOCKOPT_N" > "$T/so.root" 2>&1
 	rc=$?
 	assertEquals "kfuzz sockopt as root: $(tail -3 "$T/so.root")" 0 "$rc"
-	$NOBODY "$FUZZ" sockopt "$SOCKOPT_N" > "$T/so.nobody" 2>&1
+	$NOBODY "$fuzz" sockopt "$SOCKOPT_N" > "$T/so.nobody" 2>&1
 	rc=$?
 	assertEquals "kfuzz sockopt as nobody: $(tail -3 "$T/so.nobody")" 0 "$rc"
 	# Root of its own user and network namespace: CAP_NET_ADMIN there
 	# must not open init_net's table nor link a flow.
-	$NOBODY unshare -rn "$FUZZ" sockopt "$SOCKOPT_N" --unpriv > "$T/so.userns" 2>&1
+	$NOBODY unshare -rn "$fuzz" sockopt "$SOCKOPT_N" --unpriv > "$T/so.userns" 2>&1
 	rc=$?
 	assertEquals "kfuzz sockopt in a user namespace: $(tail -3 "$T/so.userns")" 0 "$rc"
 	echo "kfuzz: sockopt calls: root $(tried "$T/so.root"), nobody" \
 		"$(tried "$T/so.nobody"), userns $(tried "$T/so.userns")"
-	assertEquals "TABLE as nobody" EPERM "$($NOBODY "$PROBE" table-len 4096)"
+	assertEquals "TABLE as nobody" EPERM "$($NOBODY "$probe" table-len 4096)"
 	assertEquals "TABLE as root of a user namespace" ENOENT \
-		"$($NOBODY unshare -rn "$PROBE" table-len 4096)"
+		"$($NOBODY unshare -rn "$probe" table-len 4096)"
 	assertEquals "CLIENT as root of a user namespace" ENOENT \
-		"$($NOBODY unshare -rn "$PROBE" client-len 16)"
+		"$($NOBODY unshare -rn "$probe" client-len 16)"
 	assertTrue "kernel warned" th_dmesg_clean
 	assertTrue "traffic after sockopt fuzzing" traffic_recovers
 }

@@ -192,9 +192,10 @@ testSocketOptionsFromUserSpace() {
 	assertEquals "CLIENT wrong length" EINVAL "$("$PROBE" client-len 8)"
 	assertEquals "CLIENT without a flow" ENOENT "$("$PROBE" client-len 16)"
 	assertEquals "CLIENT on a connected socket" EISCONN "$("$PROBE" client-connected)"
-	local nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
-	assertEquals "TABLE unprivileged" EPERM "$($nobody "$PROBE" table-len 4096)"
-	assertEquals "CLIENT unprivileged" EPERM "$($nobody "$PROBE" client-len 16)"
+	local nobody="setpriv --reuid=65534 --regid=65534 --clear-groups" probe
+	probe=$(th_for_nobody "$PROBE") || fail "a copy for nobody"
+	assertEquals "TABLE unprivileged" EPERM "$($nobody "$probe" table-len 4096)"
+	assertEquals "CLIENT unprivileged" EPERM "$($nobody "$probe" client-len 16)"
 	wait_held
 }
 

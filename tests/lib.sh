@@ -49,6 +49,15 @@ srv() { ip netns exec srv "$@"; }
 
 th_in_lab() { [ "$(hostname)" = lab ]; }
 
+# th_for_nobody FILE: a copy of FILE that user nobody can run. The checkout
+# may lie where nobody cannot reach it (under /root, mode 0700).
+th_for_nobody() {
+	local d=/tmp/th-nobody
+	mkdir -p "$d" && chmod 0755 "$d" &&
+		cp "$1" "$d/" && chmod 0755 "$d/${1##*/}" || return 1
+	echo "$d/${1##*/}"
+}
+
 # th_krelay_load [PARAM=VALUE...]: insmod the module built in the checkout,
 # with the in-tree modules it depends on.
 th_krelay_load() {
