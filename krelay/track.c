@@ -6,8 +6,7 @@
  * timeouts and eviction policy of each state.
  *
  * A TCP flow follows its client leg (ORIG: client -> relay, REPLY: the
- * relay's stack -> client); tcp_relay's server leg only adds one fact: an
- * RST the relay's stack sends to the server tears the pair down. A flow is
+ * relay's stack -> client); the server leg keeps it alive. A flow is
  * trusted (ESTABLISHED: long timeout, never evicted) only once tcp_relay
  * has linked its server socket to it, which it does after the relay's
  * stack accepted the client's connection: a SYN-ACK proves nothing, the
@@ -210,12 +209,6 @@ static void tcp_track(struct krelay_flow *f, enum krelay_role r,
 	case KRELAY_ROLE_REPLY:
 		dir = 1;
 		relay_seq_seen(f, p);
-		break;
-	case KRELAY_ROLE_SRV_OUT:
-		/* The relay's stack resets its server leg: the pair is over. */
-		if (c != C_RST)
-			return;
-		dir = 1;
 		break;
 	default:
 		return;
