@@ -347,7 +347,7 @@ flood_stop() {
 	th_kill_wait "$FLOOD_PID"
 	for kv in $(cat "$T/flood.out"); do
 		case $kv in
-		sent=*|pps=*|cpu_pct=*|behind=*|errors=*) rec "$1.flood_${kv%%=*}" "${kv#*=}" ;;
+		sent=*|pps=*|cpu_pct=*|user_pct=*|behind=*|errors=*) rec "$1.flood_${kv%%=*}" "${kv#*=}" ;;
 		esac
 	done
 	grep -v '^sent=' "$T/flood.out" | head -3 | sed 's/^/lab: bench: flood: /'
@@ -359,6 +359,7 @@ flood_stop() {
 flood_run() {
 	local kind=$1 work=$2 k=flood.$1.$2 ev0 full0
 	path_begin krelay
+	cpu_quiet "$k"
 	if [ "$kind" != none ]; then
 		flood_start "$kind"
 		th_wait_until 15 table_full || say "the $kind flood did not fill the table: $(entries) entries"
@@ -428,10 +429,25 @@ entries_settle() {
 	[ "$a" = "$(th_stat entries_udp)" ]
 }
 
-# lookup_runs KEY: REPS dnsperf runs, and the guest's CPU busy while idle
-# (the GC's share) and its memory in use.
+# cpu_quiet KEY: wait (20 s at most) until the guest's CPUs are less than
+# 15 % busy over a second (RCU freeing a flushed table, the relay's stack
+# retransmitting SYN-ACKs to a past flood); record how long that took.
+cpu_quiet() {
+	local t0=$SECONDS c0
+	while [ $((SECONDS - t0)) -lt 20 ]; do
+		c0=$(cpu_ticks)
+		sleep 1
+		[ "$(cpu_busy "$c0" "$(cpu_ticks)")" -lt 15 ] && break
+	done
+	rec "$1.quiet_secs" $((SECONDS - t0))
+}
+
+# lookup_runs KEY: REPS dnsperf runs through krelay; the guest's CPU busy
+# while idle (the GC's share) and its memory in use, once the CPUs are
+# quiet.
 lookup_runs() {
 	local i c0
+	cpu_quiet "$1"
 	c0=$(cpu_ticks)
 	sleep 2
 	rec "$1.idle_cpu_pct" "$(cpu_busy "$c0" "$(cpu_ticks)")"

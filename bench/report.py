@@ -50,6 +50,15 @@ def fmt(v, unit=""):
     return s + unit
 
 
+def ifmt(v):
+    """A count: a whole number."""
+    return "-" if v is None else "%.0f" % v
+
+
+def runs_fmt(runs, key):
+    return ", ".join(fmt(num(v)) for v in runs.get(key, []))
+
+
 def ratio(a, b):
     return None if a is None or not b else a / b
 
@@ -210,7 +219,7 @@ def flood_detail(runs):
             g("flood.max_entries"), g("flood.rate_pps"), "10.0.0.100-250"), "",
         "| work, flood | median | runs | entries at start | evicted | "
         "refused (table full) | wrk errors | guest CPU busy % | generator "
-        "pps | generator CPU % | behind |",
+        "pps | generator CPU %, all (user) | behind |",
         "|---|---|---|---|---|---|---|---|---|---|---|"]
     for work, name, unit, metric in FLOOD_WORKS:
         for kind, kname in FLOODS:
@@ -220,15 +229,23 @@ def flood_detail(runs):
             errs = [e for e in runs.get(k + ".errors", []) if e != "0"]
             lines.append("| %s, %s | %s %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 name, kname, fmt(median(runs, k + "." + metric)), unit,
-                ", ".join(runs.get(k + "." + metric, [])),
-                fmt(median(runs, k + ".entries_before")),
-                fmt(median(runs, k + ".evicted")),
-                fmt(median(runs, k + ".drop_table_full")),
+                runs_fmt(runs, k + "." + metric),
+                ifmt(median(runs, k + ".entries_before")),
+                ifmt(median(runs, k + ".evicted")),
+                ifmt(median(runs, k + ".drop_table_full")),
                 "; ".join(errs).replace("_", " ") if errs else ("0" if work == "conn" else "-"),
-                fmt(median(runs, k + ".cpu_busy_pct")),
-                fmt(median(runs, k + ".flood_pps")),
-                fmt(median(runs, k + ".flood_cpu_pct")),
-                fmt(median(runs, k + ".flood_behind"))))
+                ifmt(median(runs, k + ".cpu_busy_pct")),
+                ifmt(median(runs, k + ".flood_pps")),
+                "%s (%s)" % (fmt(median(runs, k + ".flood_cpu_pct")),
+                             fmt(median(runs, k + ".flood_user_pct"))),
+                ifmt(median(runs, k + ".flood_behind"))))
+    lines += ["", "The generator's CPU is its process time in the guest: the "
+              "system part holds the relay's own work on its packets, which "
+              "the kernel does on the way out of the sending socket (veth); "
+              "building the packets is the user part. The flood, the client, "
+              "the relay and the server share the guest's 2 vCPUs: part of "
+              "the drop under a flood is that CPU, which a real relay would "
+              "not share with the attacker and the server."]
     return "\n".join(lines)
 
 
@@ -240,6 +257,7 @@ def lookup_sizes(runs):
 
 
 def lookup_base(runs):
+    """The empty table's median, before and after pooled."""
     vals = [num(v) for v in runs.get("lookup.e0.qps", []) +
             runs.get("lookup.e0after.qps", [])]
     vals = [v for v in vals if v is not None]
@@ -266,8 +284,11 @@ def lookup_detail(runs):
              "(dnsperf, as above) against the median of the empty table "
              "before and after (the table flushed); hash buckets (hashsize): "
              "%s. Idle CPU: the guest's, 2 s without traffic (the GC's "
-             "share). Goal: 1M entries cost at most 10 %%, a ratio of at least "
-             "0.9." % runs.get("meta.hashsize", ["?"])[-1], "",
+             "share). The empty table before and after differing by more "
+             "than about 15 %% means the lab's speed changed during the part "
+             "(the host is shared): read that run's ratios with care. Goal: "
+             "1M entries cost at most 10 %%, a ratio of at least 0.9." %
+             runs.get("meta.hashsize", ["?"])[-1], "",
              "| other flows | entries present | q/s | ratio to empty | runs "
              "| p50 ms | p99 ms | idle CPU % | memory in use | fill rate pps |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -283,10 +304,10 @@ def lookup_detail(runs):
             label, runs.get(k + ".entries", ["0" if key.startswith("e0") else "-"])[-1],
             fmt(median(runs, k + ".qps")),
             fmt(ratio(median(runs, k + ".qps"), base)),
-            ", ".join(runs.get(k + ".qps", [])),
+            runs_fmt(runs, k + ".qps"),
             fmt(median(runs, k + ".p50_ms")), fmt(median(runs, k + ".p99_ms")),
-            fmt(median(runs, k + ".idle_cpu_pct")),
-            "%s MB (+%s)" % (fmt(memkb / 1024), fmt((memkb - mem0) / 1024))
+            ifmt(median(runs, k + ".idle_cpu_pct")),
+            "%s MB (%+.0f)" % (ifmt(memkb / 1024), (memkb - mem0) / 1024)
             if memkb is not None and mem0 is not None else "-",
             runs.get(k + ".fill_pps", ["-"])[-1]))
     return "\n".join(lines)
