@@ -27,6 +27,7 @@ route	ip's subcommand (ip route add)
 time	bash's keyword
 valgrind	only under make check-valgrind (deps.sh valgrind)
 debootstrap	only under make check-fresh (deps.sh fresh)
+socat	only under make bench (deps.sh bench), named in make help
 "
 
 PY=/usr/bin/python3
