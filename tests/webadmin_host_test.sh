@@ -422,8 +422,8 @@ testModuleNotLoadedAnswers409() {
 	assertEquals "PUT /api/start" 409 "$CODE"
 	areq PUT /api/config -H 'Content-Type: application/json' -d '{"gport": 16001}'
 	assertEquals "PUT /api/config" 409 "$CODE"
-	areq DELETE /api/nat -H 'Content-Type: application/json'
-	assertEquals "DELETE /api/nat" 409 "$CODE"
+	areq DELETE '/api/nat?all=1' -H 'Content-Type: application/json'
+	assertEquals "DELETE /api/nat?all=1" 409 "$CODE"
 }
 
 testNatQueryNumbersAreChecked() {
@@ -762,9 +762,39 @@ testNatDeleteWritesTheCommand() {
 		-H 'Content-Type: application/json'
 	assertEquals "delete one" 200 "$CODE"
 	assertEquals "nat file command" 'delete udp 10.0.0.1:1234' "$(cat "$FAKE/proc/nat")"
-	areq DELETE /api/nat -H 'Content-Type: application/json'
+	areq DELETE '/api/nat?all=1' -H 'Content-Type: application/json'
 	assertEquals "flush" 200 "$CODE"
 	assertEquals "nat file command" flush "$(cat "$FAKE/proc/nat")"
+}
+
+# Unknown, repeated or missing query parameters are a 400 on every API
+# route; a flush needs ?all=1, so a typo never empties the table.
+testQueryParametersAreChecked() {
+	local q
+	fake_module
+	wa_start
+	: > "$FAKE/proc/nat"
+	for q in '' '?al=1' '?all=2' '?all=1&client=10.0.0.1:1' '?proto=udp&client=10.0.0.1:1&x=1'; do
+		areq DELETE "/api/nat$q" -H 'Content-Type: application/json'
+		assertEquals "DELETE /api/nat$q" 400 "$CODE"
+		assertEquals "field named for DELETE /api/nat$q" \
+			"$(case $q in *x=1) echo '"x"' ;; *al=1) echo '"al"' ;; *) echo '"all"' ;; esac)" \
+			"$(json field)"
+	done
+	assertEquals "nothing written to the nat file" "" "$(cat "$FAKE/proc/nat")"
+	for q in /api/status?x /api/config?gport=1 /metrics?a=b '/api/nat?limit=1&limit=2' \
+		'/api/nat?%C3=1' '/api/nat?proto%20client=1'; do
+		areq GET "$q"
+		assertEquals "GET $q" 400 "$CODE"
+		assertNotNull "GET $q: a JSON error" "$(json error)"
+	done
+	assertEquals "a repeated name" '"limit: given twice"' \
+		"$(areq GET '/api/nat?limit=1&limit=2'; json error)"
+	areq GET '/api/nat?limit=1&proto=udp&offset=0&client=10.0.0.1'
+	# (the fake module has no TABLE socket option: 500, but not a 400)
+	assertNotEquals "every GET /api/nat parameter at once" 400 "$CODE"
+	areq GET '/index.html?v=2'
+	assertEquals "static files take any query" 200 "$CODE"
 }
 
 testUsageErrorsExit2() {

@@ -503,12 +503,18 @@ testNatDeleteRemovesExactlyThatFlow() {
 	assertEquals "nothing else removed" "$after" "$(nat_keys)"
 }
 
-testNatDeleteWithoutQueryFlushes() {
+testNatDeleteAllFlushes() {
 	dig_from 10.0.0.1 40401 >/dev/null
 	curl_from 40402 >/dev/null
 	assertEquals "flows before" 2 "$(nat_keys | wc -l)"
-	ajson DELETE /api/nat ''
-	assertEquals "DELETE /api/nat" 200 "$CODE"
+	# a mistyped or missing parameter is refused, never a flush
+	for q in '' '?al=1' '?all=yes' '?all=1&proto=udp'; do
+		ajson DELETE "/api/nat$q" ''
+		assertEquals "DELETE /api/nat$q" 400 "$CODE"
+		assertEquals "flows after DELETE /api/nat$q" 2 "$(nat_keys | wc -l)"
+	done
+	ajson DELETE '/api/nat?all=1' ''
+	assertEquals "DELETE /api/nat?all=1" 200 "$CODE"
 	assertEquals "/proc/krelay/nat after the flush" \
 		"proto state client relay server gport relay_port age_s idle_s packets bytes" \
 		"$(cat $TH_PROC/nat)"
@@ -638,8 +644,8 @@ testModuleRemovedAnswers409ThenReload() {
 	assertEquals "PUT /api/config" 409 "$CODE"
 	ajson PUT /api/start '{"started": true}'
 	assertEquals "PUT /api/start" 409 "$CODE"
-	ajson DELETE /api/nat ''
-	assertEquals "DELETE /api/nat" 409 "$CODE"
+	ajson DELETE '/api/nat?all=1' ''
+	assertEquals "DELETE /api/nat?all=1" 409 "$CODE"
 	areq GET /metrics
 	assertEquals "krelay_module_loaded" 0 "$(metric krelay_module_loaded)"
 

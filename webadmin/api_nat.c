@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * GET /api/nat (the table from the TABLE socket option, filtered and paged)
- * and DELETE /api/nat (flush, or one flow through the nat file).
+ * and DELETE /api/nat (?all=1 flushes; ?proto=&client= removes one flow).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -205,7 +205,7 @@ enum MHD_Result api_nat_get(struct MHD_Connection *c, struct request *r,
 enum MHD_Result api_nat_delete(struct MHD_Connection *c, struct request *r,
 			       const char *url)
 {
-	const char *proto, *client;
+	const char *proto, *client, *all;
 	char cmd[64], ip[INET_ADDRSTRLEN];
 	struct in_addr cip;
 	unsigned int cport;
@@ -217,6 +217,13 @@ enum MHD_Result api_nat_delete(struct MHD_Connection *c, struct request *r,
 	proto = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "proto");
 	client = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
 					     "client");
+	all = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "all");
+	if (all && (strcmp(all, "1") != 0 || proto || client))
+		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "all",
+					 "all: must be 1, alone (flushes the table)");
+	if (!all && !proto && !client)
+		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "all",
+					 "all=1 flushes the table; proto and client remove one flow");
 	if (proto && !client)
 		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "client",
 					 "client: needed with proto");

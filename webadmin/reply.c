@@ -77,6 +77,29 @@ enum MHD_Result reply_json_steal(struct MHD_Connection *c, struct request *r,
 	return ret;
 }
 
+/*
+ * A JSON string of text that may come from the request (a field name, a
+ * value in a message): bytes that are not valid UTF-8 become '?', so the
+ * error reply is never lost to a cut multi-byte character.
+ */
+static json_t *json_text(const char *text)
+{
+	json_t *s = json_string(text);
+	char *copy, *p;
+
+	if (s || !text)
+		return s;
+	copy = strdup(text);
+	if (!copy)
+		return NULL;
+	for (p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	s = json_string(copy);
+	free(copy);
+	return s;
+}
+
 static enum MHD_Result error_reply(struct MHD_Connection *c,
 				   struct request *r, unsigned int status,
 				   const char *field, const char *header,
@@ -85,9 +108,9 @@ static enum MHD_Result error_reply(struct MHD_Connection *c,
 	struct MHD_Response *resp;
 	json_t *err;
 
-	err = json_pack("{s:s}", "error", msg);
+	err = json_pack("{s:o}", "error", json_text(msg));
 	if (err && field)
-		json_object_set_new(err, "field", json_string(field));
+		json_object_set_new(err, "field", json_text(field));
 	resp = err ? json_response(err) : NULL;
 	json_decref(err);
 	if (!resp)

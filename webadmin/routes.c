@@ -20,15 +20,16 @@
 #include "webadmin.h"
 
 static const struct route routes[] = {
-	{ "GET",	"/api/status",	api_status_get,	true },
-	{ "GET",	"/api/nat",	api_nat_get,	true },
-	{ "DELETE",	"/api/nat",	api_nat_delete,	true },
-	{ "GET",	"/api/config",	api_config_get,	true },
-	{ "PUT",	"/api/config",	api_config_put,	true },
-	{ "PUT",	"/api/start",	api_start_put,	true },
-	{ "GET",	"/metrics",	metrics_get,	true },
-	{ "GET",	NULL,		static_get,	false },
-	{ "HEAD",	NULL,		static_get,	false },
+	{ "GET",	"/api/status",	api_status_get,	true,	"" },
+	{ "GET",	"/api/nat",	api_nat_get,	true,
+		"offset limit proto client" },
+	{ "DELETE",	"/api/nat",	api_nat_delete,	true,	"all proto client" },
+	{ "GET",	"/api/config",	api_config_get,	true,	"" },
+	{ "PUT",	"/api/config",	api_config_put,	true,	"" },
+	{ "PUT",	"/api/start",	api_start_put,	true,	"" },
+	{ "GET",	"/metrics",	metrics_get,	true,	"" },
+	{ "GET",	NULL,		static_get,	false,	NULL },
+	{ "HEAD",	NULL,		static_get,	false,	NULL },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -163,6 +164,47 @@ static void remember_request(struct MHD_Connection *c, struct request *r,
 					  &r->url);
 }
 
+/* Whether the space-separated list holds word. */
+static bool word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	if (strchr(word, ' '))
+		return false;
+	for (p = list; n && (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+struct query_check {
+	const char	*allowed;	/* the route's params */
+	char		seen[64];	/* the names met so far, space-separated */
+	char		bad[32];	/* the first unknown or repeated name */
+	bool		refused;
+	bool		twice;
+};
+
+/* One query argument: a name the route takes, at most once. */
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query_check *q = cls;
+	size_t len = strlen(q->seen);
+
+	if (word_in(q->allowed, key) && !word_in(q->seen, key)) {
+		/* allowed names are short: they always fit */
+		snprintf(q->seen + len, sizeof(q->seen) - len, "%s%s",
+			 len ? " " : "", key);
+		return MHD_YES;
+	}
+	q->refused = true;
+	q->twice = word_in(q->allowed, key);
+	snprintf(q->bad, sizeof(q->bad), "%s", key);
+	return MHD_NO;
+}
+
 /* Everything that can be refused before the body: on the first call. */
 static enum MHD_Result first_call(struct MHD_Connection *c, struct request *r,
 				  const char *url, const char *method)
@@ -192,6 +234,16 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct request *r,
 						  "Basic realm=\"krelay\"",
 						  "credentials required");
 		set_who(c, r, "admin");
+	}
+	if (r->route->params) {
+		struct query_check q = { .allowed = r->route->params };
+
+		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+		if (q.refused)
+			return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, q.bad,
+						 "%s: %s", q.bad, q.twice ?
+						 "given twice" :
+						 "not a query parameter of this route");
 	}
 	if (is_mutating(method) &&
 	    !content_type_is_json(MHD_lookup_connection_value(c,

@@ -50,6 +50,7 @@ struct route {
 	const char	*path;		/* NULL: any path outside /api and /metrics */
 	handler_fn	handler;
 	bool		auth;
+	const char	*params;	/* query names allowed, space-separated; NULL: any */
 };
 
 /* routes.c */

@@ -446,7 +446,7 @@
 
   $('nat-flush').addEventListener('click', async () => {
     if (!confirm('Remove every flow from the NAT table?')) return;
-    const res = await api('DELETE', '/api/nat');
+    const res = await api('DELETE', '/api/nat?all=1');
     if (res.status !== 200) alert((res.data && res.data.error) || 'Failed: ' + res.status);
     refresh();
   });
