@@ -272,9 +272,13 @@ listen_open(int port, int quiet)
 		log_warn("socket");
 		return -1;
 	}
-	/* Accepted sockets inherit TCP_NODELAY: no setsockopt per pair. */
+	/*
+	 * Accepted sockets inherit TCP_NODELAY and SO_OOBINLINE: no
+	 * setsockopt per pair.
+	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1 ||
+	    oob_inline(fd) == -1 ||
 	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1) {
 		if (!quiet)

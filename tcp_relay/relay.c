@@ -4,6 +4,7 @@
  * move bytes both ways with splice() through one pipe per direction, in
  * the manner of OpenBSD nc's readwrite().
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -107,6 +108,11 @@ server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay
 		close(s);
 	}
 	nodelay(s);
+	if (oob_inline(s) == -1) {
+		log_warn("SO_OOBINLINE");
+		close(s);
+		return -1;
+	}
 
 	if (connect(s, (const struct sockaddr *)server, sizeof(*server)) == 0)
 		return s;
@@ -148,11 +154,54 @@ server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay
 	return -1;
 }
 
+/*
+ * Sockets keep urgent data in the stream (SO_OOBINLINE, set on the
+ * listener and inherited, and on the server socket): the byte is relayed
+ * as data.
+ */
+int
+oob_inline(int fd)
+{
+	int	 on = 1;
+
+	return setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &on, sizeof(on));
+}
+
+/*
+ * splice (tcp_read_sock) stops at the urgent mark even with SO_OOBINLINE:
+ * at the mark it returns EAGAIN, or 0 if a FIN came too, while the byte
+ * waits. recv() takes it (and moves the mark on); it goes through the
+ * pipe to keep its place. Peeked first, so that a full pipe loses nothing.
+ * 1 progress, 0 not at the mark or nothing now, -1 error (errno).
+ */
+static int
+urgent_in(struct half *h, const struct pollfd *pfd)
+{
+	int	 fd = pfd[h->from].fd, mark = 0;
+	char	 c;
+
+	if (ioctl(fd, SIOCATMARK, &mark) == -1 || !mark)
+		return 0;
+	if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (write(h->pipe[1], &c, 1) != 1) {
+		if (errno != EAGAIN)
+			return -1;
+		h->full = h->inpipe > 0;
+		return 0;
+	}
+	if (recv(fd, &c, 1, MSG_DONTWAIT) != 1)
+		return -1;	/* peeked: cannot happen */
+	h->inpipe++;
+	return 1;
+}
+
 /* Socket to pipe: 1 progress, 0 nothing now, -1 error (errno). */
 static int
 pump_in(struct half *h, const struct pollfd *pfd)
 {
 	ssize_t	 n;
+	int	 r;
 
 	n = splice(pfd[h->from].fd, NULL, h->pipe[1], NULL, h->cap - h->inpipe,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -160,6 +209,9 @@ pump_in(struct half *h, const struct pollfd *pfd)
 		h->inpipe += n;
 		return 1;
 	}
+	if (n <= 0 && (n == 0 || errno == EAGAIN) &&
+	    (r = urgent_in(h, pfd)) != 0)
+		return r;
 	if (n == 0) {
 		h->eof = 1;
 		return 1;

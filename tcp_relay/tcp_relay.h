@@ -58,6 +58,7 @@ void		 pool_shutdown(const sigset_t *);
 
 /* relay.c */
 void		 relay_pair(int, const struct sockaddr_in *, void (*)(void));
+int		 oob_inline(int);
 
 /* krelay.c */
 void		 krelay_init(void);

@@ -7,6 +7,8 @@ server PORT MODE LOG   serve on 127.0.0.1:PORT; per connection one line in
                          echo   send back what comes; half-close on EOF
                          reply  read to EOF, then send "got N\\n" and close
                          rst    read the first bytes, then close with RST
+                         urgent send one urgent byte (MSG_OOB) "U" on the
+                                first data, then echo as echo does
 clients (exit 0 and print the result, exit 1 on an unexpected error):
 bulk PORT MIB          send MIB MiB, read the echo; print the two sha256
 many PORT N            N concurrent echo exchanges; print "ok N"
@@ -16,6 +18,9 @@ readend PORT           send a byte, then print how the connection ends
                        (reset, eof) and after how many seconds
 clientrst PORT         send a byte, get it back, close with RST
 twostep PORT FILE      echo once (print it), wait for FILE, echo again
+urgent PORT            send an urgent byte "!", then 1 MiB, against an
+                       urgent server: print "intact" if "U!" and the MiB
+                       came back, else what came
 """
 import hashlib
 import os
@@ -45,6 +50,8 @@ def server(port, mode, logpath):
         h = hashlib.sha256()
         n = 0
         how = "eof"
+        if mode == "urgent":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         try:
             while True:
                 try:
@@ -56,13 +63,15 @@ def server(port, mode, logpath):
                     break
                 n += len(b)
                 h.update(b)
-                if mode == "echo":
+                if mode == "urgent" and n == len(b):
+                    c.send(b"U", socket.MSG_OOB)
+                if mode in ("echo", "urgent"):
                     c.sendall(b)
                 elif mode == "rst":
                     linger0(c)
                     how = "sent-rst"
                     break
-            if mode == "echo" and how == "eof":
+            if mode in ("echo", "urgent") and how == "eof":
                 c.shutdown(socket.SHUT_WR)
             elif mode == "reply" and how == "eof":
                 c.sendall(b"got %d\n" % n)
@@ -212,6 +221,38 @@ def twostep(port, path):
     print(b.decode().strip())
 
 
+def urgent(port):
+    data = os.urandom(1 << 20)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+    s.settimeout(20)
+    s.connect((HOST, port))
+    s.send(b"!", socket.MSG_OOB)
+
+    def send():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+
+    t = threading.Thread(target=send)
+    t.start()
+    got = []
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            got.append(b)
+    except socket.timeout:
+        got.append(b"<timeout>")
+    t.join()
+    s.close()
+    got = b"".join(got)
+    if got == b"U!" + data:
+        print("intact")
+    else:
+        print("got %d bytes, starting %r" % (len(got), got[:8]))
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     args = sys.argv[3:]
@@ -229,6 +270,8 @@ def main():
         readend(port)
     elif cmd == "clientrst":
         clientrst(port)
+    elif cmd == "urgent":
+        urgent(port)
     elif cmd == "twostep":
         twostep(port, args[0])
     else:

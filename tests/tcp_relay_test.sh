@@ -15,6 +15,7 @@ PEER=$TH_TOP/tests/tcp_relay_peer.py
 ECHO_PORT=21001
 REPLY_PORT=21002
 RST_PORT=21003
+URG_PORT=21010
 DEAD_PORT=21099		# nothing listens there
 
 SERVER_PIDS=""
@@ -72,6 +73,7 @@ oneTimeSetUp() {
 	start_server $ECHO_PORT echo
 	start_server $REPLY_PORT reply
 	start_server $RST_PORT rst
+	start_server $URG_PORT urgent
 }
 
 oneTimeTearDown() {
@@ -110,6 +112,31 @@ testHundredMibEachWayArrivesIntact() {
 	srv=$(grep " 104857600 " "$SHUNIT_TMPDIR/server.$ECHO_PORT" | tail -n 1)
 	assertEquals "client->server: expected eof 104857600 $sent, got $srv" \
 		"eof 104857600 $sent" "$srv"
+}
+
+# cpu_ticks PID...: user and system clock ticks the processes have used
+cpu_ticks() {
+	local p t=0
+	for p in "$@"; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+
+# An urgent byte each way stays in the stream (SO_OOBINLINE): splice stops
+# at the urgent mark, and a child that only splices spins there until the
+# idle timeout while the pair stalls.
+testUrgentByteEachWayRelayedInStream() {
+	local out ticks hz
+	start_relay 22200 -p 22200 -T 30 -t 127.0.0.1:$URG_PORT
+	out=$(peer urgent 22200)
+	assertEquals "urgent byte, then 1 MiB, both ways" intact "$out"
+	# shellcheck disable=SC2046
+	ticks=$(cpu_ticks "$RELAY_PID" $(pgrep -P "$RELAY_PID"))
+	hz=$(getconf CLK_TCK)
+	echo "urgent: tcp_relay's processes used $ticks ticks of 1/$hz s"
+	assertTrue "tcp_relay's CPU time stays small ($ticks ticks of 1/$hz s)" \
+		"[ $ticks -lt $hz ]"
 }
 
 testTwoHundredConcurrentConnectionsAllRelayed() {
