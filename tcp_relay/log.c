@@ -4,22 +4,73 @@
  * goes out in one write(2) so that lines of the parent and its children
  * never interleave.
  */
+#include <sys/mman.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tcp_relay.h"
 
-static int	log_verbose;
+#define RL_INTERVAL	5	/* seconds */
+#define RL_BURST	10	/* messages of a kind per interval */
+
+/*
+ * A rate limit per kind of message that a peer can cause, counted by the
+ * parent and every child together: the counters live in one shared
+ * anonymous mapping made before the first fork.
+ */
+struct ratelimit {
+	int64_t		 window;	/* CLOCK_MONOTONIC s / RL_INTERVAL */
+	int		 printed;
+	int		 suppressed;
+};
+
+static int			 log_verbose;
+static struct ratelimit		*ratelimits;
 
 void
 log_init(int verbose)
 {
 	log_verbose = verbose;
+	ratelimits = mmap(NULL, RL_KINDS * sizeof(*ratelimits),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ratelimits == MAP_FAILED)
+		fatal("mmap");
+}
+
+/*
+ * Whether a message of this kind may be logged now: RL_BURST per
+ * RL_INTERVAL seconds over all processes. Whoever opens a new interval
+ * reports how many the last one suppressed.
+ */
+int
+log_ratelimit(enum rl_kind kind)
+{
+	struct ratelimit	*rl = &ratelimits[kind];
+	struct timespec		 ts;
+	int64_t			 w, now;
+	int			 n;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec / RL_INTERVAL;
+	w = __atomic_load_n(&rl->window, __ATOMIC_ACQUIRE);
+	if (w != now && __atomic_compare_exchange_n(&rl->window, &w, now, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&rl->printed, 0, __ATOMIC_RELEASE);
+		n = __atomic_exchange_n(&rl->suppressed, 0, __ATOMIC_ACQ_REL);
+		if (n > 0)
+			log_warnx("%d similar messages suppressed", n);
+	}
+	if (__atomic_add_fetch(&rl->printed, 1, __ATOMIC_ACQ_REL) <= RL_BURST)
+		return 1;
+	__atomic_add_fetch(&rl->suppressed, 1, __ATOMIC_RELAXED);
+	return 0;
 }
 
 static void

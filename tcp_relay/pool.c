@@ -27,6 +27,7 @@
 #include "tcp_relay.h"
 
 #define TRIM_IDLE_S	5	/* spare children idle this long may go */
+#define HANDOFF_TRIES	3	/* children tried for one connection */
 
 struct child {
 	pid_t		 pid;		/* 0: free slot */
@@ -334,7 +335,7 @@ void
 pool_dispatch(int fd, const struct sockaddr_in *peer)
 {
 	struct child	*c;
-	int		 n;
+	int		 n, try, err;
 
 	/* Busy as far as the parent knows: look again before refusing. */
 	if ((n = client_pairs(peer)) >= conf.per_client) {
@@ -342,26 +343,45 @@ pool_dispatch(int fd, const struct sockaddr_in *peer)
 		n = client_pairs(peer);
 	}
 	if (n >= conf.per_client) {
-		log_warnx("%s: client has %d pairs already, closing",
-		    log_sockaddr(peer), n);
+		if (log_ratelimit(RL_REFUSED))
+			log_warnx("%s: client has %d pairs already, closing",
+			    log_sockaddr(peer), n);
 		close(fd);
 		return;
 	}
-	for (;;) {
+	for (try = 0;; try++) {
 		if ((c = idle_child()) == NULL) {
 			pool_sync();
 			c = idle_child();
 		}
 		if (c == NULL && (c = spawn()) == NULL) {
-			log_warnx("%s: no child free, closing",
-			    log_sockaddr(peer));
+			if (log_ratelimit(RL_REFUSED))
+				log_warnx("%s: no child free, closing",
+				    log_sockaddr(peer));
 			close(fd);
 			return;
 		}
 		if (fd_send(c->ctl, fd, peer) == 0)
 			break;
-		log_warn("hand-off to child %d", (int)c->pid);
+		/*
+		 * A child that died or does not read is retired and another
+		 * tried, HANDOFF_TRIES in all; any other failure is no
+		 * child's fault (no memory for the message): retiring would
+		 * fork the whole pool anew for nothing.
+		 */
+		err = errno;
+		if (log_ratelimit(RL_REFUSED))
+			log_warn("%s: hand-off to child %d",
+			    log_sockaddr(peer), (int)c->pid);
+		if (err != EPIPE && err != ECONNRESET && err != EAGAIN) {
+			close(fd);
+			return;
+		}
 		child_retire(c);
+		if (try + 1 == HANDOFF_TRIES) {
+			close(fd);
+			return;
+		}
 	}
 	c->busy = 1;
 	c->client = peer->sin_addr;

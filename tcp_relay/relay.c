@@ -479,7 +479,9 @@ relay_pair(int cfd, const struct sockaddr_in *client, void (*done)(void))
 		server = conf.target;
 	} else if (krelay_origdst(cfd, &relay, &server) == -1) {
 		/* No flow krelay knows of: never an open relay. */
-		log_warn("%s: original destination", log_sockaddr(client));
+		if (log_ratelimit(RL_NOFLOW))
+			log_warn("%s: original destination",
+			    log_sockaddr(client));
 		rst_mask = 0;
 		goto out;
 	}

@@ -26,8 +26,15 @@ struct config {
 extern struct config conf;
 extern volatile sig_atomic_t sig_chld, sig_hup, sig_term;
 
-/* log.c */
+/* log.c: kinds of message a peer can cause, rate-limited */
+enum rl_kind {
+	RL_NOFLOW,		/* a connection krelay knows nothing of */
+	RL_REFUSED,		/* per-client cap, pool full, hand-off failed */
+	RL_KINDS
+};
+
 void		 log_init(int);
+int		 log_ratelimit(enum rl_kind);
 void		 log_warn(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_warnx(const char *, ...)

@@ -18,6 +18,8 @@ readend PORT           send a byte, then print how the connection ends
                        (reset, eof) and after how many seconds
 clientrst PORT         send a byte, get it back, close with RST
 twostep PORT FILE      echo once (print it), wait for FILE, echo again
+closes PORT N          N connections one after the other, each sending a
+                       byte and waiting to be closed; print "closed N"
 urgent PORT            send an urgent byte "!", then 1 MiB, against an
                        urgent server: print "intact" if "U!" and the MiB
                        came back, else what came
@@ -221,6 +223,24 @@ def twostep(port, path):
     print(b.decode().strip())
 
 
+def closes(port, count):
+    n = 0
+    for _ in range(count):
+        try:
+            s = connect(port)
+            s.settimeout(8)
+            s.sendall(b"x")
+            while s.recv(4096):
+                pass
+            n += 1
+        except (ConnectionResetError, BrokenPipeError):
+            n += 1
+        except socket.timeout:
+            pass
+        s.close()
+    print("closed", n)
+
+
 def urgent(port):
     data = os.urandom(1 << 20)
     s = socket.socket()
@@ -270,6 +290,8 @@ def main():
         readend(port)
     elif cmd == "clientrst":
         clientrst(port)
+    elif cmd == "closes":
+        closes(port, int(args[0]))
     elif cmd == "urgent":
         urgent(port)
     elif cmd == "twostep":

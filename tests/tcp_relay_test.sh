@@ -332,6 +332,50 @@ testWithoutKrelayFlowClientIsClosedNotRelayed() {
 		"[ -s '$log' ]"
 }
 
+# Peers can make tcp_relay log: those warnings are rate-limited over the
+# parent and its children together (10 per 5 s), the rest counted.
+testWarningsPeersCauseAreRateLimited() {
+	local out printed suppressed
+	start_relay 22096 -p 22096 -n 4
+	out=$(peer closes 22096 100)
+	assertEquals "every connection closed" "closed 100" "$out"
+	sleep 5		# into the next interval: the count comes out
+	out=$(peer closes 22096 1)
+	printed=$(grep -c ': original destination: ' "$RELAY_LOG")
+	suppressed=$(sed -n 's/.*: \([0-9]*\) similar messages suppressed$/\1/p' "$RELAY_LOG" |
+		awk '{ n += $1 } END { print n + 0 }')
+	echo "rate limit: $printed logged, $suppressed suppressed"
+	assertTrue "at most 10 per 5 s logged, got $printed" "[ $printed -le 20 ]"
+	assertEquals "logged and suppressed account for all 101" 101 $((printed + suppressed))
+}
+
+# A hand-off that fails is tried on at most 3 children, and a failure that
+# is no child's fault retires none: the parent never forks the pool anew
+# per connection (LD_PRELOAD fault injection: tests/fault_sendmsg.c).
+testFailedHandOffIsBounded() {
+	local how secs e pids
+	for e in 32 105; do	# EPIPE (a child gone), ENOBUFS
+		RELAY_LOG=$SHUNIT_TMPDIR/relay.log
+		LD_PRELOAD=$TH_TOP/tests/fault_sendmsg.so FAULT_SENDMSG_ERRNO=$e \
+			"$RELAY" -l 127.0.0.1 -p 22097 -n 2 -t 127.0.0.1:$ECHO_PORT 2>"$RELAY_LOG" &
+		RELAY_PID=$!
+		th_wait_port tcp 127.0.0.1 22097 || fail "tcp_relay did not listen"
+		read -r how secs <<<"$(peer readend 22097)"
+		assertTrue "errno $e: the client closed, got '$how $secs'" \
+			"[ '$how' = eof ] || [ '$how' = reset ]"
+		assertTrue "errno $e: at most 3 tries: $(grep -c 'hand-off' "$RELAY_LOG")" \
+			"[ $(grep -c 'hand-off' "$RELAY_LOG") -le 3 ]"
+		pids=$(pgrep -P "$RELAY_PID" | wc -l)
+		assertTrue "errno $e: the pool stays small ($pids children)" "[ $pids -le 5 ]"
+		assertTrue "errno $e: the parent still runs" "kill -0 $RELAY_PID"
+		th_kill_wait "$RELAY_PID"
+		RELAY_PID=
+	done
+	grep -q "hand-off to child .*: No buffer space available" "$RELAY_LOG"
+	assertTrue "the ENOBUFS failure is logged" $?
+	assertEquals "ENOBUFS: one try, no child retired" 1 "$(grep -c 'hand-off' "$RELAY_LOG")"
+}
+
 testBadOptionsRejectedWithExitTwo() {
 	local args rc err
 	while read -r args; do
