@@ -8,7 +8,8 @@ KVER ?= $(shell $(kernels) release 6.1 2>/dev/null)
 KVER_612 ?= $(shell $(kernels) release 6.12 2>/dev/null)
 RT_KVER ?= $(shell $(kernels) release 6.1-rt 2>/dev/null)
 KDIR ?= $(if $(KVER),$(shell $(kernels) kdir $(KVER)))
-PROGS = tcp_relay webadmin krelayctl tests tests/fuzz
+# libkrelay first: the programs link it.
+PROGS = libkrelay tcp_relay webadmin krelayctl tests tests/fuzz
 # Installation (make install [DESTDIR=...] [PREFIX=...]): see install below.
 VERSION ?= 0.1
 PREFIX ?= /usr/local

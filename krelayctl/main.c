@@ -5,19 +5,14 @@
  * module's parameters only; the directories come from the environment so
  * that it can be tried without the module.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "krelayctl.h"
 
-const char *proc_dir, *param_dir;
 bool json_out;
 
 static void usage(FILE *f)
@@ -58,78 +53,12 @@ void warnx(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static const char *env_or(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : def;
-}
-
-/* Read a one-value file into buf without its trailing newline. */
-int kread_file(const char *dir, const char *name, char *buf, size_t size)
-{
-	char path[4096];
-	ssize_t n;
-	int fd, err;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-int kread(const struct knob *k, char *buf, size_t size)
-{
-	int err = kread_file(k->param ? param_dir : proc_dir, k->name, buf,
-			     size);
-
-	/* A bool parameter reads as Y/N or 1/0. */
-	if (!err && k->type == KNOB_BOOL)
-		snprintf(buf, size, "%d", !strcmp(buf, "Y") || !strcmp(buf, "1"));
-	return err;
-}
-
-/* Write "val\n" with one write(), as the kernel wants it. */
-int kwrite_file(const char *dir, const char *name, const char *val)
-{
-	char path[4096], line[VAL_MAX + 2];
-	ssize_t n;
-	int fd, err, len;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    sizeof(path))
-		return -ENAMETOOLONG;
-	len = snprintf(line, sizeof(line), "%s\n", val);
-	if (len < 0 || (size_t)len >= sizeof(line))
-		return -E2BIG;
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, line, len);
-	err = n < 0 ? errno : EIO;
-	if (close(fd) < 0 && n == len)
-		return -errno;
-	return n == len ? 0 : -err;
-}
-
 /* 0 when the module's proc directory is there, else a message and -1. */
 int module_check(void)
 {
-	struct stat st;
-
-	if (stat(proc_dir, &st) == 0 && S_ISDIR(st.st_mode))
+	if (kr_loaded())
 		return 0;
-	warnx("krelay is not loaded (no %s): modprobe krelay", proc_dir);
+	warnx("krelay is not loaded (no %s): modprobe krelay", kr_proc_dir());
 	return -1;
 }
 
@@ -183,8 +112,7 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	proc_dir = env_or("KRELAY_PROC_DIR", "/proc/krelay");
-	param_dir = env_or("KRELAY_PARAM_DIR", "/sys/module/krelay/parameters");
+	kr_dirs_from_env();
 	cmd = argv[0];
 	argc--;
 	argv++;

@@ -181,7 +181,7 @@ int cmd_list(int argc, char *argv[])
 		return EXIT_USAGE;
 	if (module_check() < 0)
 		return EXIT_FAIL;
-	snprintf(path, sizeof(path), "%s/nat", proc_dir);
+	snprintf(path, sizeof(path), "%s/nat", kr_proc_dir());
 	fp = fopen(path, "re");
 	if (!fp) {
 		warnx("%s: %s", path, strerror(errno));
@@ -237,7 +237,7 @@ int cmd_stats(int argc, char *argv[])
 
 	if (module_check() < 0)
 		return EXIT_FAIL;
-	snprintf(path, sizeof(path), "%s/stats", proc_dir);
+	snprintf(path, sizeof(path), "%s/stats", kr_proc_dir());
 	fp = fopen(path, "re");
 	if (!fp) {
 		warnx("%s: %s", path, strerror(errno));
@@ -266,9 +266,9 @@ int cmd_flush(int argc, char *argv[])
 
 	if (module_check() < 0)
 		return EXIT_FAIL;
-	err = kwrite_file(proc_dir, "nat", "flush");
+	err = kr_write_file(kr_proc_dir(), "nat", "flush");
 	if (err < 0) {
-		warnx("flush: %s/nat: %s", proc_dir, strerror(-err));
+		warnx("flush: %s/nat: %s", kr_proc_dir(), strerror(-err));
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
@@ -290,13 +290,13 @@ int cmd_delete(int argc, char *argv[])
 		return EXIT_FAIL;
 	snprintf(cmd, sizeof(cmd), "delete %s %s:%ld", argv[0], inet_ntoa(ip),
 		 port);
-	err = kwrite_file(proc_dir, "nat", cmd);
+	err = kr_write_file(kr_proc_dir(), "nat", cmd);
 	if (err == -ENOENT) {
 		warnx("delete %s %s: no such flow", argv[0], argv[1]);
 		return EXIT_FAIL;
 	}
 	if (err < 0) {
-		warnx("delete %s %s: %s/nat: %s", argv[0], argv[1], proc_dir,
+		warnx("delete %s %s: %s/nat: %s", argv[0], argv[1], kr_proc_dir(),
 		      strerror(-err));
 		return EXIT_FAIL;
 	}

@@ -136,7 +136,7 @@ int kr_write(int k, const char *val)
 	return kr_write_file(dir_of(k), kr_knobs[k].name, val);
 }
 
-int kr_set_check(const struct kr_set *s, int *bad, char *err)
+int kr_set_check(const struct kr_set *s, int *bad, char *why)
 {
 	char gport[KR_VAL_MAX], tcp[KR_VAL_MAX];
 
@@ -153,8 +153,8 @@ int kr_set_check(const struct kr_set *s, int *bad, char *err)
 	if (!kr_ports_contain(tcp, strtol(gport, NULL, 10)))
 		return 0;
 	*bad = s->set[KR_GPORT] ? KR_GPORT : KR_TCP_PORTS;
-	snprintf(err, KR_ERR_MAX, "%s: gport %s is one of tcp_ports (%s)",
-		 kr_knobs[*bad].name, gport, tcp);
+	snprintf(why, KR_ERR_MAX, "gport %s is one of tcp_ports (%s)", gport,
+		 tcp);
 	return -1;
 }
 

@@ -20,8 +20,10 @@
 
 #include "krelay.h"	/* krelay/uapi */
 
-/* The knobs, in kr_knobs[] order; the first KR_NCONF are the settings of
- * the configuration file and of webadmin's API (start is not one). */
+/*
+ * The knobs, in kr_knobs[] order; the first KR_NCONF are the settings of
+ * the configuration file and of webadmin's API (start is not one).
+ */
 enum {
 	KR_GPORT,
 	KR_REAL_IP,
@@ -119,10 +121,10 @@ int kr_write(int k, const char *val);
 /*
  * A set's gport against tcp_ports, with the current value of the one it
  * does not set: the module refuses a gport that is a relayed TCP port.
- * -1 with the knob to blame in *bad and the message (named) in err; 0 when
- * they agree or a current value cannot be read (the module checks too).
+ * -1 with the knob to blame in *bad and the reason in why; 0 when they
+ * agree or a current value cannot be read (the module checks too).
  */
-int kr_set_check(const struct kr_set *s, int *bad, char *err);
+int kr_set_check(const struct kr_set *s, int *bad, char *why);
 
 /* What kr_apply() could not do. */
 struct kr_fail {
@@ -181,17 +183,17 @@ kr_table_entry(const struct kr_table *t, uint32_t i)
 	return (const struct krelay_entry *)(t->recs + (size_t)i * t->stride);
 }
 
-/* json.c: the JSON form of a value (jansson) */
-#ifdef JANSSON_H
+/* json.c: the JSON form of a value (jansson's json_t) */
+struct json_t;
+
 /*
  * Integers as numbers, start as a boolean, real_ip and interfaces as
  * strings ("" for every interface), the port lists as arrays of numbers;
  * null when val is not the knob's canonical text (or not UTF-8).
  */
-json_t *kr_to_json(int k, const char *val);
+struct json_t *kr_to_json(int k, const char *val);
 
 /* The other way, into canonical text: -1 with the reason in why, as kr_parse. */
-int kr_from_json(int k, const json_t *v, char *out, char *why);
-#endif
+int kr_from_json(int k, const struct json_t *v, char *out, char *why);
 
 #endif

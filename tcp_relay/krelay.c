@@ -1,36 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Everything tcp_relay asks of the krelay module: the gateway port in
- * /proc/krelay/gport and the two socket options of krelay/uapi/krelay.h.
+ * /proc/krelay/gport (read and checked by libkrelay) and the two socket
+ * options of krelay/uapi/krelay.h.
  */
 #include <sys/socket.h>
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "krelay.h"
+#include "libkrelay.h"
 #include "tcp_relay.h"
-
-#define KRELAY_PROC_DIR		"/proc/krelay"
 
 static char	gport_path[PATH_MAX];
 
 void
 krelay_init(void)
 {
-	const char	*dir = getenv("KRELAY_PROC_DIR");
-
-	/* Tests point this at a directory of their own. */
-	if (dir == NULL || *dir == '\0')
-		dir = KRELAY_PROC_DIR;
+	/* KRELAY_PROC_DIR: tests point it at a directory of their own. */
+	kr_dirs_from_env();
 	if ((size_t)snprintf(gport_path, sizeof(gport_path), "%s/gport",
-	    dir) >= sizeof(gport_path))
+	    kr_proc_dir()) >= sizeof(gport_path))
 		fatalx("KRELAY_PROC_DIR too long");
 }
 
@@ -40,32 +32,15 @@ krelay_gport_path(void)
 	return gport_path;
 }
 
-/* The port, or -1 with errno set (EINVAL: not "1-65535" plus one '\n'). */
+/* The port, or -1 with errno set (EINVAL: not gport's grammar). */
 int
 krelay_gport(void)
 {
-	char	 buf[16], *end;
-	ssize_t	 n;
 	long	 port;
-	int	 fd;
+	int	 err;
 
-	if ((fd = open(gport_path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n == -1)
-		return -1;
-	buf[n] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	if (n == 0 || !isdigit((unsigned char)buf[0])) {
-		errno = EINVAL;
-		return -1;
-	}
-	errno = 0;
-	port = strtol(buf, &end, 10);
-	if (*end != '\0' || errno == ERANGE || port < 1 || port > 65535) {
-		errno = EINVAL;
+	if ((err = kr_read_long(KR_GPORT, &port)) < 0) {
+		errno = -err;
 		return -1;
 	}
 	return port;

@@ -104,8 +104,8 @@ testPrefixMovesEverythingAndWwwDefault() {
 	# A copy of the checkout, so that the shared build keeps its PREFIX.
 	local src=$T/src
 	mkdir -p "$src"
-	(cd "$TH_TOP" && cp -r Makefile mk krelay krelayctl tcp_relay webadmin www man dist "$src/")
-	make -s -C "$src" -j2 PROGS="tcp_relay webadmin krelayctl" install \
+	(cd "$TH_TOP" && cp -r Makefile mk krelay libkrelay krelayctl tcp_relay webadmin www man dist "$src/")
+	make -s -C "$src" -j2 PROGS="libkrelay tcp_relay webadmin krelayctl" install \
 		PREFIX=/opt/krelay DESTDIR="$D" >"$T/make.log" 2>&1 || fail "make install: $(cat "$T/make.log")"
 	for f in sbin/webadmin sbin/tcp_relay sbin/krelayctl share/krelay/www/index.html \
 		share/man/man8/krelayctl.8 lib/systemd/system/webadmin.service; do

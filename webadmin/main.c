@@ -267,6 +267,7 @@ int main(int argc, char *argv[])
 	wa.param_dir = env_or("KRELAY_PARAM_DIR",
 			      "/sys/module/krelay/parameters");
 	wa.module_dir = env_or("KRELAY_MODULE_DIR", "/sys/module/krelay");
+	kr_set_dirs(wa.proc_dir, wa.param_dir);
 	wa.www_root = realpath(www, NULL);
 	if (!wa.www_root)
 		fatal("www directory %s", www);

@@ -120,14 +120,14 @@ json_t *priv_knobs(void)
 
 	r = call(PS_KNOBS, NULL, 0, sizeof(*r), sizeof(*r), NULL);
 	obj = json_object();
-	for (k = 0; obj && k < NKNOBS; k++) {
-		r->val[k][KNOB_VAL_MAX - 1] = '\0';
+	for (k = 0; obj && k < KR_NCONF; k++) {
+		r->val[k][KR_VAL_MAX - 1] = '\0';
 		if (r->err[k] < 0)
-			log_debug("read %s: %s", knobs[k].name,
+			log_debug("read %s: %s", kr_knobs[k].name,
 				  strerror(-r->err[k]));
-		json_object_set_new(obj, knobs[k].name,
+		json_object_set_new(obj, kr_knobs[k].name,
 				    r->err[k] < 0 ? json_null() :
-					knob_to_json(&knobs[k], r->val[k]));
+					kr_to_json(k, r->val[k]));
 	}
 	free(r);
 	return obj;
@@ -151,7 +151,7 @@ json_t *priv_stats(void)
 	return obj;
 }
 
-int priv_table(struct kmod_table *t)
+int priv_table(struct kr_table *t)
 {
 	struct ps_table *r;
 	size_t len;
@@ -189,32 +189,29 @@ void priv_relay_status(struct relay_status *st)
 }
 
 /*
- * Check (against the current values), write and save s. 0; -ENODEV when
- * the module is not loaded; -EINVAL with *field, and err set when the
- * check refused (else krelay refused); -errno with *field.
+ * Check (against the current values), write and save s, all or nothing.
+ * 0; -ENODEV when the module is not loaded; -EINVAL with *field, and err
+ * set when the check refused (else krelay refused); -errno with *field
+ * ("body" when the configuration file could not be saved: err says so).
  */
-int priv_config(const struct knob_set *s, struct knob_set *applied,
-		const char **field, char *err)
+int priv_config(const struct kr_set *s, const char **field, char *err)
 {
 	struct ps_config req;
 	struct ps_config_rep *r;
 	int k, ret;
 
 	memset(&req, 0, sizeof(req));
-	for (k = 0; k < NKNOBS; k++) {
+	for (k = 0; k < KR_NCONF; k++) {
 		if (!s->set[k])
 			continue;
 		req.mask |= 1U << k;
-		memcpy(req.val[k], s->val[k], KNOB_VAL_MAX);
+		memcpy(req.val[k], s->val[k], KR_VAL_MAX);
 	}
 	r = call(PS_CONFIG, &req, sizeof(req), sizeof(*r), sizeof(*r), NULL);
-	memset(applied, 0, sizeof(*applied));
-	for (k = 0; k < NKNOBS; k++)
-		applied->set[k] = r->applied & (1U << k);
-	*field = r->field >= 0 && r->field < NKNOBS ? knobs[r->field].name :
-						       "body";
-	r->msg[KNOB_ERR_MAX - 1] = '\0';
-	snprintf(err, KNOB_ERR_MAX, "%s", r->msg);
+	*field = r->field >= 0 && r->field < KR_NCONF ?
+		 kr_knobs[r->field].name : "body";
+	r->msg[KR_ERR_MAX - 1] = '\0';
+	snprintf(err, KR_ERR_MAX, "%s", r->msg);
 	ret = r->err;
 	free(r);
 	return ret;

@@ -7,8 +7,8 @@
  * the TABLE socket option, the configuration file and tcp_relay.
  *
  * The parent trusts nothing the child sends: priv_check() checks every
- * request's type, exact size and each field (knob values again with the
- * same grammar as the configuration file, and canonical) before
+ * request's type, exact size and each field (knob values again with
+ * libkrelay's grammar, and canonical) before
  * priv_handle() acts. A request that fails the check, a child that stalls
  * in the middle of a message, or a child that dies ends webadmin (exit
  * status 1, tcp_relay left running as on every exit): a parser that sends
@@ -59,15 +59,15 @@ static const size_t req_len[PS_TYPE_MAX] = {
  */
 static int check_value(int k, const char *val)
 {
-	char out[KNOB_VAL_MAX], err[KNOB_ERR_MAX];
-	size_t len = strnlen(val, KNOB_VAL_MAX), i;
+	char out[KR_VAL_MAX], why[KR_ERR_MAX];
+	size_t len = strnlen(val, KR_VAL_MAX), i;
 
-	if ((len == 0 && knobs[k].type != KNOB_IFNAMES) || len == KNOB_VAL_MAX)
+	if ((len == 0 && kr_knobs[k].type != KR_IFNAMES) || len == KR_VAL_MAX)
 		return -1;
-	for (i = len; i < KNOB_VAL_MAX; i++)
+	for (i = len; i < KR_VAL_MAX; i++)
 		if (val[i])
 			return -1;
-	if (knob_check(&knobs[k], val, out, err) < 0)
+	if (kr_parse(k, val, out, why) < 0)
 		return -1;
 	return strcmp(out, val) == 0 ? 0 : -1;
 }
@@ -77,15 +77,15 @@ static int check_config(const struct ps_config *c)
 	int k;
 	size_t i;
 
-	if (c->mask == 0 || c->mask >> NKNOBS)
+	if (c->mask == 0 || c->mask >> KR_NCONF)
 		return -1;
-	for (k = 0; k < NKNOBS; k++) {
+	for (k = 0; k < KR_NCONF; k++) {
 		if (c->mask & (1U << k)) {
 			if (check_value(k, c->val[k]) < 0)
 				return -1;
 			continue;
 		}
-		for (i = 0; i < KNOB_VAL_MAX; i++)
+		for (i = 0; i < KR_VAL_MAX; i++)
 			if (c->val[k][i])
 				return -1;
 	}
@@ -140,9 +140,8 @@ static void *do_knobs(size_t *len)
 	int k;
 
 	*len = sizeof(*r);
-	for (k = 0; r && k < NKNOBS; k++)
-		r->err[k] = kmod_read(wa.proc_dir, knobs[k].name, r->val[k],
-				      KNOB_VAL_MAX);
+	for (k = 0; r && k < KR_NCONF; k++)
+		r->err[k] = kr_read(k, r->val[k]);
 	return r;
 }
 
@@ -154,7 +153,7 @@ static void *do_stats(size_t *len)
 	*len = 0;
 	if (!buf)
 		return NULL;
-	err = kmod_read(wa.proc_dir, "stats", buf, PS_STATS_MAX);
+	err = kr_read_file(kr_proc_dir(), "stats", buf, PS_STATS_MAX);
 	if (err == 0)
 		*len = strlen(buf);
 	return buf;
@@ -162,17 +161,17 @@ static void *do_stats(size_t *len)
 
 static void *do_table(size_t *len)
 {
-	struct kmod_table t;
+	struct kr_table t;
 	struct ps_table *r;
 	size_t size;
 	int err;
 
-	err = kmod_table(&t);
+	err = kr_table_read(&t);
 	size = err ? 0 : (size_t)t.returned * t.stride;
 	r = malloc(sizeof(*r) + size);
 	if (!r) {
 		if (!err)
-			kmod_table_free(&t);
+			kr_table_free(&t);
 		return NULL;
 	}
 	r->err = err;
@@ -181,7 +180,7 @@ static void *do_table(size_t *len)
 	r->stride = err ? 0 : t.stride;
 	if (!err) {
 		memcpy(r + 1, t.recs, size);
-		kmod_table_free(&t);
+		kr_table_free(&t);
 	}
 	*len = sizeof(*r) + size;
 	return r;
@@ -206,9 +205,10 @@ static void *do_relay(size_t *len)
 static void *do_config(const struct ps_config *c, size_t *len)
 {
 	struct ps_config_rep *r = calloc(1, sizeof(*r));
-	struct knob_set s, applied;
-	const char *field = NULL;
-	int k;
+	char why[KR_ERR_MAX];
+	struct kr_fail f;
+	struct kr_set s;
+	int k, bad;
 
 	*len = sizeof(*r);
 	if (!r)
@@ -219,24 +219,25 @@ static void *do_config(const struct ps_config *c, size_t *len)
 		return r;
 	}
 	memset(&s, 0, sizeof(s));
-	for (k = 0; k < NKNOBS; k++) {
+	for (k = 0; k < KR_NCONF; k++) {
 		s.set[k] = c->mask & (1U << k);
-		memcpy(s.val[k], c->val[k], KNOB_VAL_MAX);
+		memcpy(s.val[k], c->val[k], KR_VAL_MAX);
 	}
-	if (knob_set_check(&s, &field, r->msg) < 0) {
+	if (kr_set_check(&s, &bad, why) < 0) {
+		snprintf(r->msg, sizeof(r->msg), "%s: %.280s", kr_knobs[bad].name,
+			 why);
 		r->err = -EINVAL;
-		r->field = knob_index(field);
+		r->field = bad;
 		return r;
 	}
-	r->err = knob_set_apply(&s, &applied, &field);
-	if (r->err < 0)
-		r->field = knob_index(field);
-	for (k = 0; k < NKNOBS; k++)
-		if (applied.set[k])
-			r->applied |= 1U << k;
-	if (r->applied)
-		conffile_save(&applied);
-	if (applied.set[KNOB_GPORT])	/* see api_config.c */
+	/* All or nothing, the configuration file included. */
+	r->err = knobs_apply(&s, NULL, &f, r->msg);
+	if (r->err < 0) {
+		r->field = f.knob;
+		return r;
+	}
+	r->applied = c->mask;
+	if (s.set[KR_GPORT])	/* see api_config.c */
 		supervise_hup();
 	return r;
 }
@@ -245,7 +246,7 @@ static int do_start(const struct ps_start *s)
 {
 	if (!kmod_loaded())
 		return -ENODEV;
-	return kmod_write(wa.param_dir, "start", s->on ? "1" : "0");
+	return kr_write(KR_START, s->on ? "1" : "0");
 }
 
 static int do_nat(const struct ps_nat *n)
@@ -262,7 +263,7 @@ static int do_nat(const struct ps_nat *n)
 		snprintf(cmd, sizeof(cmd), "delete %s %s:%u",
 			 n->proto == IPPROTO_TCP ? "tcp" : "udp", ip, n->port);
 	}
-	return kmod_write(wa.proc_dir, "nat", cmd);
+	return kr_write_file(kr_proc_dir(), "nat", cmd);
 }
 
 /*

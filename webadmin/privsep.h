@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "knobs.h"
 
 enum ps_type {
@@ -36,10 +38,10 @@ struct ps_hdr {
 	uint32_t	len;		/* bytes after the header */
 };
 
-/* Canonical knob text (knob_check's output), NUL-padded; mask bit i = knobs[i]. */
+/* Canonical knob text (kr_parse's output), NUL-padded; mask bit i = kr_knobs[i]. */
 struct ps_config {
 	uint32_t	mask;
-	char		val[NKNOBS][KNOB_VAL_MAX];
+	char		val[KR_NCONF][KR_VAL_MAX];
 };
 
 struct ps_start {
@@ -58,8 +60,8 @@ struct ps_int {
 };
 
 struct ps_knobs {
-	int32_t		err[NKNOBS];	/* 0 or -errno */
-	char		val[NKNOBS][KNOB_VAL_MAX];
+	int32_t		err[KR_NCONF];	/* 0 or -errno */
+	char		val[KR_NCONF][KR_VAL_MAX];
 };
 
 struct ps_relay {
@@ -71,9 +73,9 @@ struct ps_relay {
 
 struct ps_config_rep {
 	int32_t		err;		/* 0, -EINVAL (msg says why), -errno */
-	int32_t		field;		/* knobs[] index, or -1 */
-	uint32_t	applied;	/* mask of the knobs written */
-	char		msg[KNOB_ERR_MAX];
+	int32_t		field;		/* kr_knobs[] index, or -1 */
+	uint32_t	applied;	/* mask of the knobs written and saved */
+	char		msg[KR_ERR_MAX];	/* "": krelay refused field */
 };
 
 struct ps_table {
@@ -100,12 +102,10 @@ bool priv_loaded(void);
 int priv_started(void);
 json_t *priv_knobs(void);
 json_t *priv_stats(void);
-struct kmod_table;
-int priv_table(struct kmod_table *t);
+int priv_table(struct kr_table *t);
 struct relay_status;
 void priv_relay_status(struct relay_status *st);
-int priv_config(const struct knob_set *s, struct knob_set *applied,
-		const char **field, char *err);
+int priv_config(const struct kr_set *s, const char **field, char *err);
 int priv_start(bool on);
 int priv_nat(int proto, uint32_t ip, unsigned int port);
 

@@ -114,7 +114,7 @@ enum MHD_Result metrics_get(struct MHD_Connection *c, struct request *r,
 			    const char *url);
 
 /* The pure parsers behind the handlers (fuzzed in tests/fuzz/). */
-int config_parse(const char *text, size_t len, struct knob_set *s,
+int config_parse(const char *text, size_t len, struct kr_set *s,
 		 char *field, size_t fsize, char *err);
 int start_parse(const char *text, size_t len, bool *on, char *err,
 		size_t size);

@@ -15,10 +15,10 @@ struct webadmin wa;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char field[KNOB_ERR_MAX], err[KNOB_ERR_MAX];
+	char field[KR_ERR_MAX], err[KR_ERR_MAX];
 	struct ps_hdr h = { PS_CONFIG, sizeof(struct ps_config) };
 	struct ps_config req;
-	struct knob_set s;
+	struct kr_set s;
 	bool on;
 	int k;
 
@@ -27,11 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 err) < 0)
 		return 0;
 	memset(&req, 0, sizeof(req));
-	for (k = 0; k < NKNOBS; k++) {
+	for (k = 0; k < KR_NCONF; k++) {
 		if (!s.set[k])
 			continue;
 		req.mask |= 1U << k;
-		memcpy(req.val[k], s.val[k], KNOB_VAL_MAX);
+		memcpy(req.val[k], s.val[k], KR_VAL_MAX);
 	}
 	assert(req.mask == 0 || priv_check(&h, &req) == 0);
 	return 0;

@@ -59,6 +59,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	wa.proc_dir = proc;
 	wa.param_dir = param;
 	wa.module_dir = module;
+	kr_set_dirs(proc, param);
 	log_init(1, 0);
 	supervise_init(NULL, "/nonexistent", NULL, 0);
 	return 0;

@@ -3,7 +3,7 @@
  * The small parsers of request data: the NAT query (offset, limit, proto,
  * client), the Host and Content-Type headers, and the knob grammar of the
  * configuration file. The first byte picks one; the rest is its input.
- * knob_check's output must be canonical: checking it again gives itself.
+ * kr_parse's output must be canonical: checking it again gives itself.
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -25,7 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char out[KNOB_VAL_MAX], again[KNOB_VAL_MAX], err[KNOB_ERR_MAX], *s;
+	char out[KR_VAL_MAX], again[KR_VAL_MAX], err[KR_ERR_MAX], *s;
 	unsigned int port;
 	struct in_addr ip;
 	int proto, k;
@@ -57,10 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		content_type_is_json(s);
 		break;
 	default:
-		k = (data[0] >> 3) % NKNOBS;
-		if (knob_check(&knobs[k], s, out, err) == 0) {
-			assert(strlen(out) < KNOB_VAL_MAX);
-			assert(knob_check(&knobs[k], out, again, err) == 0);
+		k = (data[0] >> 3) % KR_NKNOBS;
+		if (kr_parse(k, s, out, err) == 0) {
+			assert(strlen(out) < KR_VAL_MAX);
+			assert(kr_parse(k, out, again, err) == 0);
 			assert(strcmp(out, again) == 0);
 		}
 	}

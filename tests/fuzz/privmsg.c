@@ -69,6 +69,7 @@ int main(int argc, char *argv[])
 	wa.param_dir = env_or("KRELAY_PARAM_DIR",
 			      "/sys/module/krelay/parameters");
 	wa.module_dir = env_or("KRELAY_MODULE_DIR", "/sys/module/krelay");
+	kr_set_dirs(wa.proc_dir, wa.param_dir);
 	supervise_init(NULL, "/nonexistent", NULL, 0);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
