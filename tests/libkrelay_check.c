@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libkrelay from the command line, for tests/libkrelay_test.sh and the lab
+ * (krelay_config_test.sh); the directories come from KRELAY_PROC_DIR and
+ * KRELAY_PARAM_DIR.
+ *   parse KNOB VALUE        the canonical value (exit 0), or why not (1)
+ *   json KNOB VALUE         kr_to_json of the value
+ *   fromjson KNOB JSON      kr_from_json: the canonical value, or why not
+ *   apply KNOB=VALUE...     kr_set_check and kr_apply: "ok", or the knob
+ *                           refused and the ones left unrestored (1)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "libkrelay.h"
+
+static int knob(const char *name)
+{
+	int k = kr_knob_index(name);
+
+	if (k < 0) {
+		fprintf(stderr, "unknown knob %s\n", name);
+		exit(2);
+	}
+	return k;
+}
+
+static int apply(int argc, char *argv[])
+{
+	char why[KR_ERR_MAX], *eq;
+	struct kr_fail f;
+	struct kr_set s;
+	int i, k, err;
+
+	memset(&s, 0, sizeof(s));
+	for (i = 0; i < argc; i++) {
+		eq = strchr(argv[i], '=');
+		if (!eq)
+			return 2;
+		*eq = '\0';
+		k = knob(argv[i]);
+		if (kr_parse(k, eq + 1, s.val[k], why) < 0) {
+			printf("bad %s: %s\n", argv[i], why);
+			return 1;
+		}
+		s.set[k] = true;
+	}
+	if (kr_set_check(&s, &k, why) < 0) {
+		printf("check %s: %s\n", kr_knobs[k].name, why);
+		return 1;
+	}
+	err = kr_apply(&s, NULL, &f);
+	if (!err) {
+		printf("ok\n");
+		return 0;
+	}
+	printf("refused %s: %s", f.knob >= 0 ? kr_knobs[f.knob].name : "-",
+	       strerror(-err));
+	for (k = 0; k < KR_NKNOBS; k++)
+		if (f.unrestored & (1U << k))
+			printf(" unrestored %s", kr_knobs[k].name);
+	printf("\n");
+	return 1;
+}
+
+int main(int argc, char *argv[])
+{
+	char out[KR_VAL_MAX], why[KR_ERR_MAX], *text;
+	json_error_t jerr;
+	json_t *j;
+	int k, ret;
+
+	kr_dirs_from_env();
+	if (argc >= 2 && !strcmp(argv[1], "apply"))
+		return apply(argc - 2, argv + 2);
+	if (argc != 4)
+		return 2;
+	k = knob(argv[2]);
+	if (!strcmp(argv[1], "parse")) {
+		ret = kr_parse(k, argv[3], out, why);
+	} else if (!strcmp(argv[1], "json")) {
+		text = json_dumps(kr_to_json(k, argv[3]), JSON_ENCODE_ANY);
+		printf("%s\n", text ? text : "(null)");
+		return 0;
+	} else if (!strcmp(argv[1], "fromjson")) {
+		j = json_loads(argv[3], JSON_DECODE_ANY, &jerr);
+		if (!j)
+			return 2;
+		ret = kr_from_json(k, j, out, why);
+		json_decref(j);
+	} else {
+		return 2;
+	}
+	printf("%s\n", ret < 0 ? why : out);
+	return ret < 0 ? 1 : 0;
+}
