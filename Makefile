@@ -35,7 +35,7 @@ LAB_SUITES_612 ?= krelay_config_test.sh krelay_udp_test.sh krelay_tcp_test.sh \
 	krelay_attack_test.sh
 # Suites that run on the host.
 HOST_SUITES ?= $(wildcard tests/deps_test.sh tests/libkrelay_test.sh tests/tcp_relay_test.sh \
-	tests/webadmin_host_test.sh \
+	tests/webadmin_host_test.sh tests/webadmin_config_test.sh \
 	tests/webadmin_fuzz_test.sh tests/install_test.sh)
 
 all: module kmods progs
