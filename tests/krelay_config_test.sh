@@ -5,6 +5,8 @@
 
 . "$(dirname "$0")/lib.sh"
 
+LC=$TH_TOP/tests/libkrelay_check
+
 # write_raw NAME BYTES: write exactly BYTES (printf format) in one write
 # (coreutils printf buffers its output; bash's builtin may split it).
 write_raw() { /usr/bin/printf "$2" 2>/dev/null > "$TH_PROC/$1"; }
@@ -126,6 +128,51 @@ testNumericKnobsRangeChecked() {
 	assertEquals max_entries 4194304 "$(th_knob max_entries)"
 	write_raw udp_timeout 1 || fail "udp_timeout 1 refused"
 	assertEquals udp_timeout 1 "$(th_knob udp_timeout)"
+}
+
+# Every knob's good and bad values (knob_values.tsv, which
+# libkrelay_test.sh checks on the host): written raw to the module and
+# parsed by libkrelay (what krelayctl and webadmin check before writing),
+# both accept or both refuse, and the module then shows libkrelay's
+# canonical form. One load for all of them: each good value is undone.
+testLibkrelayAndModuleAgreeOnEveryValue() {
+	local knob want raw canon v out lib mod path def n=0
+
+	while IFS=$'\t' read -r knob want raw canon; do
+		case $knob in '#'*|'') continue ;; esac
+		v=$(printf '%b' "$raw")
+		path=$TH_PROC/$knob
+		[ "$knob" = start ] && path=$TH_START
+		out=$("$LC" parse "$knob" "$v")
+		lib=$?
+		def=$(cat "$path")
+		/usr/bin/printf '%s\n' "$v" 2>/dev/null >"$path"
+		mod=$?
+		[ "$mod" = 0 ] || mod=1
+		assertEquals "$knob \"$raw\" ($want): libkrelay ($lib: $out) and the module ($mod) agree" \
+			"$mod" "$lib"
+		if [ "$mod" = 0 ]; then
+			assertEquals "$knob \"$raw\": shown as libkrelay's form" "$out" "$(cat "$path")"
+			/usr/bin/printf '%s\n' "$def" >"$path" || fail "$knob: cannot put back '$def'"
+		fi
+		n=$((n + 1))
+	done <"$TH_TOP/tests/knob_values.tsv"
+	assertTrue "the list was read ($n values)" "[ $n -gt 150 ]"
+}
+
+# kr_apply against the module: gport and tcp_ports in the order it takes
+# them, and a write it refuses midway (gport inside the tcp_ports just
+# written, with libkrelay's own check off) undoes the ones before it.
+testLibkrelayApplyOrdersAndRollsBack() {
+	assertEquals "refused midway" "refused gport: Invalid argument" \
+		"$("$LC" apply -n udp_timeout=5 tcp_ports=17000 gport=17000)"
+	assertEquals "rolled back" "16000 53,80 30" \
+		"$(th_knob gport) $(th_knob tcp_ports) $(th_knob udp_timeout)"
+	assertEquals "gport moved first" ok "$("$LC" apply tcp_ports=16000,80 gport=17000)"
+	assertEquals "both written" "17000 16000,80" "$(th_knob gport) $(th_knob tcp_ports)"
+	assertEquals "tcp_ports first" ok "$("$LC" apply tcp_ports=53,80 gport=16000 start=1)"
+	assertEquals "back, and started" "16000 53,80 1" \
+		"$(th_knob gport) $(th_knob tcp_ports) $(cat $TH_START)"
 }
 
 testPartialAndOversizedWritesRefused() {
