@@ -196,17 +196,8 @@ testHelpMatchesManPages() {
 
 # fake_module DIR: knob files standing in for /proc/krelay and sysfs.
 fake_module() {
-	local kv
-	mkdir -p "$1/proc" "$1/param"
-	for kv in gport=16000 real_ip=192.168.0.10 tcp_ports=53,80 udp_ports=53 \
-		max_entries=262144 udp_timeout=30 udp_stream_timeout=120 \
-		tcp_timeout_established=432000 tcp_timeout_close=10 interfaces= \
-		max_per_client=0; do
-		echo "${kv#*=}" >"$1/proc/${kv%%=*}"
-	done
+	th_fake_module "$1/proc" "$1/param"
 	: >"$1/proc/nat"
-	echo 0 >"$1/param/start"
-	export KRELAY_PROC_DIR=$1/proc KRELAY_PARAM_DIR=$1/param
 }
 
 knobs() { (cd "$KRELAY_PROC_DIR" && for k in "$@"; do printf '%s ' "$(cat "$k")"; done); }

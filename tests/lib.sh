@@ -77,6 +77,23 @@ th_knob() { cat "$TH_PROC/$1"; }
 # status says whether the kernel took it.
 th_set() { printf '%s\n' "$2" 2>/dev/null > "$TH_PROC/$1"; }
 
+# th_fake_module PROC PARAM: the module's knob files with their defaults,
+# as plain files in PROC and PARAM (made here), for the host suites; the
+# environment points libkrelay's users at them.
+th_fake_module() {
+	local kv
+
+	mkdir -p "$1" "$2"
+	for kv in gport=16000 real_ip=192.168.0.10 tcp_ports=53,80 udp_ports=53 \
+		max_entries=262144 udp_timeout=30 udp_stream_timeout=120 \
+		tcp_timeout_established=432000 tcp_timeout_close=10 interfaces= \
+		max_per_client=0; do
+		echo "${kv#*=}" >"$1/${kv%%=*}"
+	done
+	echo 0 >"$2/start"
+	export KRELAY_PROC_DIR=$1 KRELAY_PARAM_DIR=$2
+}
+
 # th_stat NAME: one counter of /proc/krelay/stats.
 th_stat() { awk -v n="$1" '$1 == n { print $2 }' "$TH_PROC/stats"; }
 

@@ -18,18 +18,8 @@ oneTimeSetUp() {
 
 # The module's defaults as files.
 setUp() {
-	local kv
-
 	T=$(mktemp -d "$SHUNIT_TMPDIR/t.XXXX")
-	mkdir "$T/proc" "$T/param"
-	for kv in gport=16000 real_ip=192.168.0.10 tcp_ports=53,80 udp_ports=53 \
-		max_entries=262144 udp_timeout=30 udp_stream_timeout=120 \
-		tcp_timeout_established=432000 tcp_timeout_close=10 interfaces= \
-		max_per_client=0; do
-		echo "${kv#*=}" >"$T/proc/${kv%%=*}"
-	done
-	echo 0 >"$T/param/start"
-	export KRELAY_PROC_DIR=$T/proc KRELAY_PARAM_DIR=$T/param
+	th_fake_module "$T/proc" "$T/param"
 }
 
 files() {

@@ -22,20 +22,10 @@ oneTimeSetUp() {
 }
 
 setUp() {
-	local kv
-
 	T=$(mktemp -d "$SHUNIT_TMPDIR/t.XXXX")
-	mkdir -p "$T/www" "$T/fake/proc" "$T/fake/module/parameters"
+	mkdir -p "$T/www"
 	printf '<!DOCTYPE html><title>t</title>\n' >"$T/www/index.html"
-	for kv in gport=16000 real_ip=192.168.0.10 tcp_ports=53,80 udp_ports=53 \
-		max_entries=262144 udp_timeout=30 udp_stream_timeout=120 \
-		tcp_timeout_established=432000 tcp_timeout_close=10 interfaces= \
-		max_per_client=0; do
-		echo "${kv#*=}" >"$T/fake/proc/${kv%%=*}"
-	done
-	echo 0 >"$T/fake/module/parameters/start"
-	export KRELAY_PROC_DIR=$T/fake/proc
-	export KRELAY_PARAM_DIR=$T/fake/module/parameters
+	th_fake_module "$T/fake/proc" "$T/fake/module/parameters"
 	export KRELAY_MODULE_DIR=$T/fake/module
 }
 
