@@ -47,6 +47,7 @@ static int	 old_lfd = -1;
 static int	 gport_failed;		/* port we could not listen on */
 static int	 gport_errno;		/* last error reading the proc file */
 static int	 pidfile_written;
+static int	 pidfile_fd = -1;
 static time_t	 accept_paused_until;
 
 static void __attribute__((__noreturn__))
@@ -375,18 +376,37 @@ gport_check(void)
 	gport_failed = 0;
 }
 
+/*
+ * The pidfile, opened without following a link, carries a POSIX write
+ * lock for as long as this process lives (children do not inherit it):
+ * the lock, not the number in the file, says who runs. A second tcp_relay
+ * on the same pidfile refuses to start.
+ */
 static void
 pidfile_write(void)
 {
-	FILE	*fp;
+	struct flock	 fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char		 buf[16];
+	int		 fd, n;
 
 	if (conf.pidfile == NULL)
 		return;
-	if ((fp = fopen(conf.pidfile, "we")) == NULL)
+	fd = open(conf.pidfile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1)
 		fatal("%s", conf.pidfile);
-	fprintf(fp, "%d\n", (int)getpid());
-	if (fclose(fp) == EOF)
+	if (fcntl(fd, F_SETLK, &fl) == -1) {
+		if (errno != EAGAIN && errno != EACCES)
+			fatal("%s: lock", conf.pidfile);
+		if (fcntl(fd, F_GETLK, &fl) == -1 || fl.l_type == F_UNLCK)
+			fl.l_pid = 0;
+		fatalx("%s: locked by pid %d: another tcp_relay runs",
+		    conf.pidfile, (int)fl.l_pid);
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == -1 || write(fd, buf, n) != n)
 		fatal("%s", conf.pidfile);
+	pidfile_fd = fd;	/* kept open: closing it drops the lock */
 	pidfile_written = 1;
 }
 
@@ -508,8 +528,8 @@ main(int argc, char *argv[])
 
 	log_init(options(argc, argv));
 	signals(&waitmask);
-	start_listening();
 	pidfile_write();
+	start_listening();
 	drop_privileges();
 	pool_init();
 	if (conf.standalone)

@@ -376,6 +376,25 @@ testFailedHandOffIsBounded() {
 	assertEquals "ENOBUFS: one try, no child retired" 1 "$(grep -c 'hand-off' "$RELAY_LOG")"
 }
 
+# The pidfile is locked for tcp_relay's lifetime: a second one on the same
+# pidfile refuses to start, and the first one's pid stays in the file.
+testSecondRelayOnLockedPidfileRefuses() {
+	local rc
+	start_relay 22098 -p 22098 -P "$SHUNIT_TMPDIR/relay.pid" -t 127.0.0.1:$ECHO_PORT
+	th_wait_until 5 test -s "$SHUNIT_TMPDIR/relay.pid"
+	timeout 10 "$RELAY" -l 127.0.0.1 -p 22099 -P "$SHUNIT_TMPDIR/relay.pid" \
+		-t 127.0.0.1:$ECHO_PORT 2>"$SHUNIT_TMPDIR/second.log"
+	rc=$?
+	assertEquals "the second one exits 1" 1 "$rc"
+	assertTrue "it names the holder: $(cat "$SHUNIT_TMPDIR/second.log")" \
+		"grep -q 'locked by pid $RELAY_PID' '$SHUNIT_TMPDIR/second.log'"
+	assertEquals "the pidfile still names the first" "$RELAY_PID" "$(cat "$SHUNIT_TMPDIR/relay.pid")"
+	ln -s "$SHUNIT_TMPDIR/relay.pid" "$SHUNIT_TMPDIR/link.pid"
+	timeout 10 "$RELAY" -l 127.0.0.1 -p 22099 -P "$SHUNIT_TMPDIR/link.pid" \
+		-t 127.0.0.1:$ECHO_PORT 2>"$SHUNIT_TMPDIR/second.log"
+	assertEquals "a pidfile that is a symlink is refused" 1 $?
+}
+
 testBadOptionsRejectedWithExitTwo() {
 	local args rc err
 	while read -r args; do

@@ -1066,6 +1066,30 @@ testTcpRelaySurvivesWebadminRestart() {
 	assertNotEquals "an adopted tcp_relay is restarted too" "$pid" "$(relay_pid)"
 }
 
+# A process named tcp_relay at the pid in a stale pidfile is not adopted:
+# only the holder of the pidfile's lock is.
+testImpostorAtStalePidIsNotAdopted() {
+	need_relay || return
+	local fake pid
+	mkdir -p "$T/impostor"
+	cp /bin/sleep "$T/impostor/tcp_relay"
+	"$T/impostor/tcp_relay" 300 &
+	fake=$!
+	echo "$fake" >"$T/relay.pid"
+	wa_start_supervising
+	th_wait_until 10 sh -c "p=\$(cat '$T/relay.pid') && [ \"\$p\" != $fake ] && kill -0 \$p"
+	pid=$(relay_pid)
+	assertNotEquals "a real tcp_relay was started" "$fake" "${pid:-none}"
+	th_wait_port tcp 127.0.0.1 "$RELAY_PORT" 5
+	assertTrue "and it listens on -p $RELAY_PORT" $?
+	areq GET /api/status
+	assertEquals "the API names the real one" "$pid" "$(json tcp_relay.pid)"
+	assertFalse "the impostor was not adopted: $(cat "$LOG")" \
+		"grep -q 'already running as pid $fake' '$LOG'"
+	kill "$fake"
+	wait "$fake" 2>/dev/null || :
+}
+
 testGportChangeSendsSighup() {
 	need_relay || return
 	fake_module

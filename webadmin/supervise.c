@@ -8,8 +8,13 @@
  * tcp_relay runs in its own session (setsid), so a terminal's ^C does not
  * reach it, and webadmin never signals it on exit: restarting the admin UI
  * never cuts relayed traffic. A tcp_relay webadmin started is its child and
- * waitpid() tells its death; one found through the pidfile (left by an
- * earlier webadmin) is polled with /proc/PID/stat (a zombie counts as dead).
+ * waitpid() tells its death. One started earlier (by an earlier webadmin)
+ * is found through its pidfile: tcp_relay holds a POSIX write lock on it
+ * for its lifetime, and only the lock's holder, as F_GETLK names it, is
+ * adopted (the pid written in the file, or a process named tcp_relay at a
+ * stale pid, is not evidence). Every tcp_relay, started or adopted, is
+ * held by a pidfd: its death is the pidfd's readability and SIGHUP goes
+ * through it, so a reused pid is never signalled.
  * After a death the next start waits 0.5 s, doubling up to 30 s; the wait
  * goes back to 0.5 s once a tcp_relay ran for 60 s.
  */
@@ -20,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,13 +45,15 @@ static struct {
 	char		comm[16];	/* what /proc/PID/stat calls it */
 	char		**argv;
 	pid_t		pid;		/* running tcp_relay, or 0 */
+	int		pidfd;		/* its pidfd, or -1 */
 	bool		child;		/* pid is our child */
 	bool		died;		/* one died: the next start counts */
 	unsigned int	restarts;
 	double		started_at;
 	double		next_start;
 	double		backoff;
-} sup = { .lock = PTHREAD_MUTEX_INITIALIZER, .backoff = BACKOFF_MIN };
+} sup = { .lock = PTHREAD_MUTEX_INITIALIZER, .backoff = BACKOFF_MIN,
+	  .pidfd = -1 };
 
 static double now(void)
 {
@@ -80,26 +89,47 @@ static bool proc_is_relay(pid_t pid)
 	return strcmp(lp + 1, sup.comm) == 0;
 }
 
+/* The pid holding the pidfile's lock, if it is alive and named tcp_relay. */
 static pid_t pidfile_pid(void)
 {
-	char buf[32];
-	ssize_t n;
-	long pid;
-	char *end;
-	int fd;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd, r;
 
-	fd = open(sup.pidfile, O_RDONLY | O_CLOEXEC);
+	fd = open(sup.pidfile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+	r = fcntl(fd, F_GETLK, &fl);
 	close(fd);
-	if (n <= 0)
+	if (r < 0 || fl.l_type == F_UNLCK || fl.l_pid <= 1)
 		return 0;
-	buf[n] = '\0';
-	pid = strtol(buf, &end, 10);
-	if (end == buf || (*end && *end != '\n') || pid <= 1)
-		return 0;
-	return proc_is_relay(pid) ? pid : 0;
+	return proc_is_relay(fl.l_pid) ? fl.l_pid : 0;
+}
+
+/*
+ * A pidfd for the lock holder, checked again once open: the pid cannot
+ * have been reused between the two looks. -1 if there is none.
+ */
+static int pidfile_pidfd(pid_t *pid)
+{
+	int fd;
+
+	*pid = pidfile_pid();
+	if (!*pid)
+		return -1;
+	fd = pidfd_open(*pid, 0);
+	if (fd >= 0 && pidfile_pid() != *pid) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The pidfd is readable once its process has exited. */
+static bool pidfd_exited(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
 }
 
 void supervise_init(const char *relay, const char *pidfile,
@@ -161,6 +191,10 @@ static void spawn_locked(double t)
 	sup.pid = pid;
 	sup.child = true;
 	sup.started_at = t;
+	/* our unreaped child: its pid cannot be reused yet */
+	sup.pidfd = pidfd_open(pid, 0);
+	if (sup.pidfd < 0)
+		log_warn("pidfd_open %d", (int)pid);
 	if (sup.died) {
 		sup.restarts++;
 		sup.died = false;
@@ -190,13 +224,16 @@ static void died_locked(double t, int status)
 	sup.pid = 0;
 	sup.child = false;
 	sup.died = true;
+	if (sup.pidfd >= 0)
+		close(sup.pidfd);
+	sup.pidfd = -1;
 }
 
 void supervise_tick(void)
 {
 	double t = now();
 	pid_t pid;
-	int status;
+	int status, fd;
 
 	pthread_mutex_lock(&sup.lock);
 	if (!sup.relay)
@@ -210,15 +247,16 @@ void supervise_tick(void)
 		goto out;
 	}
 	if (sup.pid) {
-		if (!proc_is_relay(sup.pid))
+		if (sup.pidfd < 0 || pidfd_exited(sup.pidfd))
 			died_locked(t, -1);
 		goto out;
 	}
 	if (t < sup.next_start)
 		goto out;
-	pid = pidfile_pid();
-	if (pid) {
+	fd = pidfile_pidfd(&pid);
+	if (fd >= 0) {
 		sup.pid = pid;
+		sup.pidfd = fd;
 		sup.child = false;
 		sup.started_at = t;
 		if (sup.died) {
@@ -247,12 +285,20 @@ void supervise_status(struct relay_status *st)
 void supervise_hup(void)
 {
 	pid_t pid;
+	int fd;
 
 	pthread_mutex_lock(&sup.lock);
-	pid = sup.relay ? sup.pid : pidfile_pid();
-	if (pid > 0 && kill(pid, SIGHUP) < 0)
+	if (sup.relay) {
+		pid = sup.pid;
+		fd = sup.pidfd;
+	} else {
+		fd = pidfile_pidfd(&pid);
+	}
+	if (fd >= 0 && pidfd_send_signal(fd, SIGHUP, NULL, 0) < 0)
 		log_warn("SIGHUP tcp_relay pid %d", (int)pid);
-	else if (pid > 0)
+	else if (fd >= 0)
 		log_info("sent SIGHUP to tcp_relay pid %d", (int)pid);
+	if (fd >= 0 && !sup.relay)
+		close(fd);
 	pthread_mutex_unlock(&sup.lock);
 }
