@@ -36,7 +36,9 @@ struct config conf = {
 	.max_children	= 256,
 	.per_client	= 64,
 	.idle_s		= 300,
+	.first_s	= 10,
 	.connect_s	= 10,
+	.prefix_bits	= 32,
 };
 
 volatile sig_atomic_t	 sig_chld, sig_hup, sig_term;
@@ -53,11 +55,12 @@ static time_t	 accept_paused_until;
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: tcp_relay [-afhv] [-C connect_timeout] "
-	    "[-c per_client] [-l address]\n"
-	    "                 [-m max_children] [-n spares] [-P pidfile] "
-	    "[-p port]\n"
-	    "                 [-T idle_seconds] [-t host:port]\n");
+	fprintf(stderr, "usage: tcp_relay [-afhv] [-b prefix_bits] "
+	    "[-C connect_timeout] [-c per_client]\n"
+	    "                 [-F first_byte_seconds] [-l address] "
+	    "[-m max_children] [-n spares]\n"
+	    "                 [-P pidfile] [-p port] [-T idle_seconds] "
+	    "[-t host:port] [-u user]\n");
 	exit(2);
 }
 
@@ -66,8 +69,14 @@ help(void)
 {
 	printf("usage: tcp_relay [options]\n"
 	    "  -a             access log: one line per pair on stderr\n"
+	    "  -b bits        -c counts clients by this prefix length "
+	    "(default 32:\n"
+	    "                 each address)\n"
 	    "  -C seconds     server connect timeout (default 10)\n"
-	    "  -c count       max pairs per client address (default 64)\n"
+	    "  -c count       max pairs per client (default 64)\n"
+	    "  -F seconds     close a pair with no byte yet either way after "
+	    "this long\n"
+	    "                 (default 10)\n"
 	    "  -f             stay in the foreground (always the case)\n"
 	    "  -h, --help     this help\n"
 	    "  -l address     listen address (default 0.0.0.0)\n"
@@ -80,6 +89,7 @@ help(void)
 	    "  -T seconds     close a pair idle this long (default 300)\n"
 	    "  -t host:port   standalone: relay to this IPv4 target, "
 	    "no krelay\n"
+	    "  -u user        run as this user once listening\n"
 	    "  -v             verbose\n");
 	exit(0);
 }
@@ -146,13 +156,19 @@ options(int argc, char *argv[])
 	conf.listen_addr.sin_addr.s_addr = htonl(INADDR_ANY);
 	if (argc > 1 && strcmp(argv[1], "--help") == 0)
 		help();
-	while ((ch = getopt(argc, argv, "aC:c:fhl:m:n:P:p:T:t:u:v")) != -1) {
+	while ((ch = getopt(argc, argv, "ab:C:c:F:fhl:m:n:P:p:T:t:u:v")) != -1) {
 		switch (ch) {
 		case 'a':
 			conf.access_log = 1;
 			break;
+		case 'b':
+			conf.prefix_bits = number(ch, optarg, 0, 32);
+			break;
 		case 'C':
 			conf.connect_s = number(ch, optarg, 1, 3600);
+			break;
+		case 'F':
+			conf.first_s = number(ch, optarg, 1, 864000);
 			break;
 		case 'c':
 			conf.per_client = number(ch, optarg, 1, 65536);

@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -35,6 +37,7 @@ struct child {
 	int		 busy;
 	struct in_addr	 client;	/* of the pair it relays, when busy */
 	time_t		 idle_since;	/* monotime(), when not busy */
+	time_t		 busy_since;	/* monotime(), when busy */
 };
 
 static struct child	*children;
@@ -301,16 +304,6 @@ pool_sync(void)
 	}
 }
 
-/* Room for one more connection now. */
-int
-pool_can_accept(void)
-{
-	if (idle_child() != NULL || nchildren < conf.max_children)
-		return 1;
-	pool_sync();
-	return idle_child() != NULL;
-}
-
 /* The idle channel's end to poll: readable when a child is idle again. */
 int
 pool_idle_fd(void)
@@ -318,16 +311,125 @@ pool_idle_fd(void)
 	return idle_chan[0];
 }
 
-static int
-client_pairs(const struct sockaddr_in *peer)
+/* The client as -c counts it: the address's first -b bits. */
+static uint32_t
+client_key(struct in_addr a)
 {
-	int	 i, n = 0;
+	uint32_t	 mask;
+
+	mask = conf.prefix_bits ? ~0U << (32 - conf.prefix_bits) : 0;
+	return ntohl(a.s_addr) & mask;
+}
+
+static int
+client_pairs(struct in_addr addr)
+{
+	uint32_t	 key = client_key(addr);
+	int		 i, n = 0;
 
 	for (i = 0; i < conf.max_children; i++)
 		if (children[i].pid != 0 && children[i].busy &&
-		    children[i].client.s_addr == peer->sin_addr.s_addr)
+		    client_key(children[i].client) == key)
 			n++;
 	return n;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The client holding the most pairs: its count, and its key in *key.
+ * O(n log n) in the busy children; run only while the pool is full.
+ */
+static int
+heaviest_client(uint32_t *key)
+{
+	static uint32_t	*keys;
+	int		 i, n = 0, run, best = 0;
+
+	if (keys == NULL &&
+	    (keys = calloc(conf.max_children, sizeof(*keys))) == NULL)
+		return 0;
+	for (i = 0; i < conf.max_children; i++)
+		if (children[i].pid != 0 && children[i].busy &&
+		    children[i].ctl != -1)
+			keys[n++] = client_key(children[i].client);
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (i = 0; i < n; i += run) {
+		for (run = 1; i + run < n && keys[i + run] == keys[i]; run++)
+			;
+		if (run > best) {
+			best = run;
+			*key = keys[i];
+		}
+	}
+	return best;
+}
+
+/*
+ * The pool is full and peer wants in: end the oldest pair of the client
+ * holding the most, if it holds at least two more than peer does, and
+ * give its slot to a new child. Slow or idle clients holding many
+ * connections cannot lock everyone else out; among clients with a pair
+ * or so each, the newcomer waits its turn (is refused) as before.
+ */
+static struct child *
+evict_for(const struct sockaddr_in *peer)
+{
+	struct child	*victim = NULL, *c;
+	char		 who[INET_ADDRSTRLEN];
+	struct in_addr	 addr;
+	uint32_t	 key = 0;
+	int		 i, most, status;
+
+	most = heaviest_client(&key);
+	if (most < client_pairs(peer->sin_addr) + 2)
+		return NULL;
+	for (i = 0; i < conf.max_children; i++) {
+		c = &children[i];
+		if (c->pid != 0 && c->busy && c->ctl != -1 &&
+		    client_key(c->client) == key &&
+		    (victim == NULL || c->busy_since < victim->busy_since))
+			victim = c;
+	}
+	if (victim == NULL)
+		return NULL;
+	addr = victim->client;
+	/* SIGKILL ends it at once; its sockets close with it. */
+	if (kill(victim->pid, SIGKILL) == -1 ||
+	    waitpid(victim->pid, &status, 0) != victim->pid)
+		return NULL;
+	child_retire(victim);
+	memset(victim, 0, sizeof(*victim));
+	victim->ctl = -1;
+	nchildren--;
+	if (log_ratelimit(RL_REFUSED)) {
+		inet_ntop(AF_INET, &addr, who, sizeof(who));
+		log_warnx("pool full: closed a pair of %s (%d pairs) for %s",
+		    who, most, log_sockaddr(peer));
+	}
+	return spawn();
+}
+
+/*
+ * Whether a connection could get a child now: one is idle or can be
+ * forked, or the pool is full but a client holds several pairs (evict_for
+ * may free one).
+ */
+int
+pool_can_accept(void)
+{
+	uint32_t	 key;
+
+	if (idle_child() != NULL || nchildren < conf.max_children)
+		return 1;
+	pool_sync();
+	return idle_child() != NULL || heaviest_client(&key) >= 2;
 }
 
 /* Hand the accepted socket fd to a child; the parent keeps no copy. */
@@ -338,9 +440,9 @@ pool_dispatch(int fd, const struct sockaddr_in *peer)
 	int		 n, try, err;
 
 	/* Busy as far as the parent knows: look again before refusing. */
-	if ((n = client_pairs(peer)) >= conf.per_client) {
+	if ((n = client_pairs(peer->sin_addr)) >= conf.per_client) {
 		pool_sync();
-		n = client_pairs(peer);
+		n = client_pairs(peer->sin_addr);
 	}
 	if (n >= conf.per_client) {
 		if (log_ratelimit(RL_REFUSED))
@@ -354,7 +456,8 @@ pool_dispatch(int fd, const struct sockaddr_in *peer)
 			pool_sync();
 			c = idle_child();
 		}
-		if (c == NULL && (c = spawn()) == NULL) {
+		if (c == NULL && (c = spawn()) == NULL &&
+		    (c = evict_for(peer)) == NULL) {
 			if (log_ratelimit(RL_REFUSED))
 				log_warnx("%s: no child free, closing",
 				    log_sockaddr(peer));
@@ -384,6 +487,7 @@ pool_dispatch(int fd, const struct sockaddr_in *peer)
 		}
 	}
 	c->busy = 1;
+	c->busy_since = monotime();
 	c->client = peer->sin_addr;
 	close(fd);
 }

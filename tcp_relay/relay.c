@@ -270,7 +270,7 @@ static enum close_how
 splice_loop(struct pollfd *pfd, struct half *h, int *rst_mask)
 {
 	int64_t		 last = now_ms(), left;
-	int		 quiet_hup[2] = { 0, 0 };
+	int		 quiet_hup[2] = { 0, 0 }, started = 0;
 	int		 i, n, r, progress;
 	int		 err;
 	socklen_t	 len;
@@ -296,7 +296,17 @@ splice_loop(struct pollfd *pfd, struct half *h, int *rst_mask)
 				pfd[i].fd = -pfd[i].fd - 1;
 		}
 
-		left = last + (int64_t)conf.idle_s * 1000 - now_ms();
+		/*
+		 * Until a first byte moves either way (a client's request or
+		 * a server's greeting), the short -F limit: a peer that
+		 * connects and says nothing holds a child for seconds, not
+		 * for the idle timeout.
+		 */
+		if (!started)
+			started = h[0].inpipe || h[1].inpipe || h[0].bytes ||
+			    h[1].bytes || h[0].eof || h[1].eof;
+		left = last + (int64_t)(started ? conf.idle_s : conf.first_s) *
+		    1000 - now_ms();
 		if (left <= 0)
 			return CLOSE_TIMEOUT;
 		n = poll(pfd, 2, left > 60000 ? 60000 : (int)left);

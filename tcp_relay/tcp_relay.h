@@ -18,6 +18,8 @@ struct config {
 	int			per_client;
 	int			idle_s;
 	int			connect_s;
+	int			first_s;	/* -F: until the first byte */
+	int			prefix_bits;	/* -b: -c counts per prefix */
 	int			access_log;
 	const char		*pidfile;
 	const char		*user;		/* -u: run as this user */

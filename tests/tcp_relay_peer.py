@@ -7,6 +7,7 @@ server PORT MODE LOG   serve on 127.0.0.1:PORT; per connection one line in
                          echo   send back what comes; half-close on EOF
                          reply  read to EOF, then send "got N\\n" and close
                          rst    read the first bytes, then close with RST
+                         greet  send "hello\\n" first, then echo
                          urgent send one urgent byte (MSG_OOB) "U" on the
                                 first data, then echo as echo does
 clients (exit 0 and print the result, exit 1 on an unexpected error):
@@ -18,6 +19,15 @@ readend PORT           send a byte, then print how the connection ends
                        (reset, eof) and after how many seconds
 clientrst PORT         send a byte, get it back, close with RST
 twostep PORT FILE      echo once (print it), wait for FILE, echo again
+hold PORT SRC N FILE   N connections from address SRC that send nothing,
+                       held until FILE exists; print "closed K" (K the
+                       ones the relay closed meanwhile)
+from PORT SRC N        N echo exchanges one after the other from address
+                       SRC; print "ok K"
+silent PORT            connect, send nothing, print how the connection
+                       ends and after how many seconds
+greeted PORT SECS      read the server's greeting, wait SECS, echo once;
+                       print "ok" or what went wrong
 closes PORT N          N connections one after the other, each sending a
                        byte and waiting to be closed; print "closed N"
 urgent PORT            send an urgent byte "!", then 1 MiB, against an
@@ -55,6 +65,8 @@ def server(port, mode, logpath):
         if mode == "urgent":
             c.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         try:
+            if mode == "greet":
+                c.sendall(b"hello\n")
             while True:
                 try:
                     b = c.recv(262144)
@@ -67,13 +79,13 @@ def server(port, mode, logpath):
                 h.update(b)
                 if mode == "urgent" and n == len(b):
                     c.send(b"U", socket.MSG_OOB)
-                if mode in ("echo", "urgent"):
+                if mode in ("echo", "urgent", "greet"):
                     c.sendall(b)
                 elif mode == "rst":
                     linger0(c)
                     how = "sent-rst"
                     break
-            if mode in ("echo", "urgent") and how == "eof":
+            if mode in ("echo", "urgent", "greet") and how == "eof":
                 c.shutdown(socket.SHUT_WR)
             elif mode == "reply" and how == "eof":
                 c.sendall(b"got %d\n" % n)
@@ -223,6 +235,80 @@ def twostep(port, path):
     print(b.decode().strip())
 
 
+def connect_from(port, src):
+    s = socket.socket()
+    s.settimeout(30)
+    s.bind((src, 0))
+    s.connect((HOST, port))
+    return s
+
+
+def hold(port, src, count, path):
+    socks = [connect_from(port, src) for _ in range(count)]
+    while not os.path.exists(path):
+        time.sleep(0.05)
+    closed = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+        s.close()
+    print("closed", closed)
+
+
+def from_src(port, src, count):
+    ok = 0
+    for i in range(count):
+        try:
+            s = connect_from(port, src)
+            msg = b"from %s %d\n" % (src.encode(), i)
+            if echo_once(s, msg) == msg:
+                ok += 1
+            s.close()
+        except OSError as e:
+            sys.stderr.write("from %s: %s\n" % (src, e))
+    print("ok", ok)
+
+
+def silent(port):
+    t0 = time.monotonic()
+    how = "eof"
+    s = connect(port)
+    s.settimeout(30)
+    try:
+        while s.recv(4096):
+            pass
+    except ConnectionResetError:
+        how = "reset"
+    except socket.timeout:
+        how = "timeout"
+    print(how, "%.2f" % (time.monotonic() - t0))
+
+
+def greeted(port, secs):
+    s = connect(port)
+    s.settimeout(10)
+    hello = b""
+    while not hello.endswith(b"\n"):
+        b = s.recv(64)
+        if not b:
+            print("closed before the greeting")
+            return
+        hello += b
+    time.sleep(secs)
+    try:
+        got = echo_once(s, b"after the greeting\n")
+    except OSError as e:
+        print("echo failed:", e)
+        return
+    print("ok" if got == b"after the greeting\n" else "got %r" % got)
+
+
 def closes(port, count):
     n = 0
     for _ in range(count):
@@ -290,6 +376,14 @@ def main():
         readend(port)
     elif cmd == "clientrst":
         clientrst(port)
+    elif cmd == "hold":
+        hold(port, args[0], int(args[1]), args[2])
+    elif cmd == "from":
+        from_src(port, args[0], int(args[1]))
+    elif cmd == "silent":
+        silent(port)
+    elif cmd == "greeted":
+        greeted(port, float(args[0]))
     elif cmd == "closes":
         closes(port, int(args[0]))
     elif cmd == "urgent":

@@ -16,6 +16,7 @@ ECHO_PORT=21001
 REPLY_PORT=21002
 RST_PORT=21003
 URG_PORT=21010
+GREET_PORT=21011
 DEAD_PORT=21099		# nothing listens there
 
 SERVER_PIDS=""
@@ -74,6 +75,7 @@ oneTimeSetUp() {
 	start_server $REPLY_PORT reply
 	start_server $RST_PORT rst
 	start_server $URG_PORT urgent
+	start_server $GREET_PORT greet
 }
 
 oneTimeTearDown() {
@@ -393,6 +395,69 @@ testSecondRelayOnLockedPidfileRefuses() {
 	timeout 10 "$RELAY" -l 127.0.0.1 -p 22099 -P "$SHUNIT_TMPDIR/link.pid" \
 		-t 127.0.0.1:$ECHO_PORT 2>"$SHUNIT_TMPDIR/second.log"
 	assertEquals "a pidfile that is a symlink is refused" 1 $?
+}
+
+# A client that connects and says nothing is closed after -F, not -T; a
+# server that speaks first (a greeting) keeps the pair under -T.
+testSilentPairClosedAfterFirstByteTimeout() {
+	local how secs out
+	start_relay 22110 -p 22110 -F 2 -T 60 -t 127.0.0.1:$ECHO_PORT
+	read -r how secs <<<"$(peer silent 22110)"
+	assertTrue "the silent client is closed, got '$how $secs'" \
+		"[ '$how' = eof ] || [ '$how' = reset ]"
+	assertTrue "after -F 2, not -T 60: $secs s" "[ ${secs%.*} -lt 30 ]"
+	th_kill_wait "$RELAY_PID"
+	start_relay 22111 -p 22111 -F 2 -T 60 -t 127.0.0.1:$GREET_PORT
+	out=$(peer greeted 22111 4)
+	assertEquals "a server-first pair quiet for 4 s lives on" ok "$out"
+}
+
+# Idle connections from a few addresses fill the pool (-m 8); newcomers
+# from other addresses are still served: a pair of the client holding the
+# most is closed when a newcomer finds no child.
+testIdleClientsFillingThePoolDoNotLockOthersOut() {
+	local a out closed=0 served=0 go=$SHUNIT_TMPDIR/hold.go
+	start_relay 22120 -p 22120 -m 8 -n 0 -F 60 -T 60 -t 127.0.0.1:$ECHO_PORT
+	rm -f "$go"
+	for a in 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5; do
+		peer hold 22120 $a 2 "$go" >"$SHUNIT_TMPDIR/hold.$a" &
+		BG_PIDS="$BG_PIDS $!"
+	done
+	th_wait_until 10 sh -c "[ \$(pgrep -P $RELAY_PID | wc -l) -ge 8 ]"
+	sleep 1
+	for a in 127.0.1.1 127.0.1.2 127.0.1.3 127.0.1.4; do
+		out=$(peer from 22120 $a 1 2>&1 | tail -n 1)
+		[ "$out" = "ok 1" ] && served=$((served + 1))
+	done
+	touch "$go"
+	wait_bg
+	for a in 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5; do
+		closed=$((closed + $(awk '{ print $2 }' "$SHUNIT_TMPDIR/hold.$a")))
+	done
+	echo "full pool: $served of 4 newcomers served, $closed of 8 idle pairs closed"
+	assertEquals "newcomers served with the pool full of idle pairs" 4 "$served"
+	# (a served newcomer's child is idle again for the next one)
+	assertTrue "idle pairs closed for them: $closed" "[ $closed -ge 1 ] && [ $closed -le 4 ]"
+	assertTrue "the eviction is logged" "grep -q 'pool full: closed a pair of 127.0.0' '$RELAY_LOG'"
+}
+
+# -b: the per-client cap (-c) counts a whole prefix.
+testPerPrefixCap() {
+	local go=$SHUNIT_TMPDIR/prefix.go out
+	start_relay 22130 -p 22130 -c 2 -b 24 -F 60 -t 127.0.0.1:$ECHO_PORT
+	rm -f "$go"
+	peer hold 22130 127.0.2.1 1 "$go" >/dev/null &
+	BG_PIDS="$BG_PIDS $!"
+	peer hold 22130 127.0.2.2 1 "$go" >/dev/null &
+	BG_PIDS="$BG_PIDS $!"
+	th_wait_until 10 sh -c "[ \$(pgrep -P $RELAY_PID | wc -l) -ge 2 ]"
+	sleep 1
+	out=$(peer from 22130 127.0.2.3 1 2>/dev/null | tail -n 1)
+	assertEquals "a third address of the /24 is over the cap" "ok 0" "$out"
+	out=$(peer from 22130 127.0.3.1 1 2>/dev/null | tail -n 1)
+	assertEquals "another /24 is not" "ok 1" "$out"
+	touch "$go"
+	wait_bg
 }
 
 testBadOptionsRejectedWithExitTwo() {
