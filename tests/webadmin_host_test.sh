@@ -77,7 +77,7 @@ wa_start() {
 		fail "webadmin did not listen on $WA_PORT"
 		return 1
 	fi
-	PASS=$(cut -d: -f2- "$SECRET")
+	PASS=$(sed -n 's/^admin://p' "$SECRET")
 }
 
 # wa_stop: SIGTERM; under valgrind, a reported error fails the test.
@@ -195,6 +195,53 @@ testSecretReadableByOthersIsRefused() {
 	assertEquals "exit status with a symlink as the secret" 1 $?
 }
 
+# A reader line gives a read-only user: the GET routes and /metrics (what
+# a Prometheus scraper needs), never a change. Failed logins are logged.
+testReaderMayOnlyRead() {
+	fake_module
+	printf 'admin:correct horse\nreader:battery staple\n' >"$SECRET"
+	chmod 600 "$SECRET"
+	wa_start
+	local r=(-u 'reader:battery staple') j=(-H 'Content-Type: application/json') p
+	for p in /metrics /api/status /api/config; do
+		req GET "$p" "${r[@]}"
+		assertEquals "reader: GET $p" 200 "$CODE"
+	done
+	req PUT /api/config "${r[@]}" "${j[@]}" -d '{"udp_timeout": 45}'
+	assertEquals "reader: PUT /api/config" 403 "$CODE"
+	assertEquals "knob untouched" 30 "$(knob udp_timeout)"
+	req PUT /api/start "${r[@]}" "${j[@]}" -d '{"started": true}'
+	assertEquals "reader: PUT /api/start" 403 "$CODE"
+	assertEquals "start untouched" 0 "$(cat "$FAKE/module/parameters/start")"
+	req DELETE '/api/nat?all=1' "${r[@]}" "${j[@]}"
+	assertEquals "reader: DELETE /api/nat" 403 "$CODE"
+	assertEquals "nothing written to the nat file" "" "$(cat "$FAKE/proc/nat")"
+	assertTrue "the refused change is logged as the reader's: $(cat "$LOG")" \
+		"grep -q 'reader@127.0.0.1 PUT /api/config: 403' '$LOG'"
+	req PUT /api/config -u 'admin:correct horse' "${j[@]}" -d '{"udp_timeout": 45}'
+	assertEquals "admin: PUT /api/config" 200 "$CODE"
+	req GET /metrics -u 'reader:correct horse'
+	assertEquals "the reader with admin's password" 401 "$CODE"
+	req GET /metrics -u $'adm\x01in:nope'
+	assertEquals "a wrong password" 401 "$CODE"
+	assertTrue "failed logins are logged: $(cat "$LOG")" \
+		"grep -q 'failed login for user \"reader\" from 127.0.0.1' '$LOG' &&
+		 grep -q 'failed login for user \"adm.in\" from 127.0.0.1' '$LOG'"
+}
+
+testBadSecretFileLinesAreRefused() {
+	local f
+	for f in 'reader:x\nadmin:y\n' 'admin:x\nroot:y\n' 'admin:x\nadmin:y\n' 'admin:\n' 'admin:x\nreader:\n'; do
+		# shellcheck disable=SC2059 # the cases are printf formats
+		printf "$f" >"$SECRET"
+		chmod 600 "$SECRET"
+		"$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" >"$LOG" 2>&1
+		assertEquals "exit status with secret file '$f'" 1 $?
+		assertTrue "says what is expected: $(cat "$LOG")" \
+			"grep -q 'expected admin:PASSWORD on the first line' '$LOG'"
+	done
+}
+
 testApiNeedsCredentials() {
 	wa_start
 	req GET /api/status
@@ -222,7 +269,8 @@ testStaticFilesNeedNoCredentials() {
 	assertEquals "/ without credentials" 200 "$CODE"
 	assertEquals "/ is index.html" "$(cat "$T/www/index.html")" "$(cat "$T/body")"
 	assertEquals "nosniff" nosniff "$(header X-Content-Type-Options)"
-	assertEquals "CSP" "default-src 'self'" "$(header Content-Security-Policy)"
+	assertEquals "CSP" "default-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'" \
+		"$(header Content-Security-Policy)"
 	assertEquals "X-Frame-Options" DENY "$(header X-Frame-Options)"
 }
 
@@ -583,7 +631,7 @@ testConfigBadInterfacesChangesNothing() {
 	wa_start -c "$T/krelay.conf"
 	for bad in '"rc0/1"' '"rc0:1"' '"rc0 rs0"' '"rc0,rc0"' '"a,b,c,d,e,f,g,h,i"' \
 		'"abcdefghijklmno+"' '"abcdefghijklmnop"' '"+"' '"."' '".."' '","' \
-		'"rc0,"' '",rc0"' '" "' '"rc\t0"' '"w\u00e4n0"' '["rc0"]' '5' 'null'; do
+		'"rc0,"' '",rc0"' '" "' '"rc\t0"' '["rc0"]' '5' 'null'; do
 		put_config "{\"gport\": 17000, \"udp_timeout\": 45, \"interfaces\": $bad}"
 		assertEquals "refused: interfaces $bad" 400 "$CODE"
 		assertEquals "names the field for $bad" '"interfaces"' "$(json field)"

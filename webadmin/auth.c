@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * HTTP Basic credentials: user admin, password from a 0600 file holding
- * `admin:PASSWORD`, made from /dev/urandom on first start. The file is read
- * as root before the HTTP process drops privileges; only the HTTP process
- * keeps the secret in memory.
+ * HTTP Basic credentials from a 0600 file: a first line `admin:PASSWORD`
+ * (made from /dev/urandom on first start) and, optionally, a line
+ * `reader:PASSWORD` for a read-only user (the GET routes and /metrics,
+ * what a Prometheus scraper needs; never a change). The file is read as
+ * root before the HTTP process drops privileges; only the HTTP process
+ * keeps the secrets in memory.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -19,7 +22,11 @@
 
 #define PASSWORD_LEN	24
 
-static char *secret;	/* "admin:PASSWORD", read-only once loaded */
+/* "admin:PASSWORD" and "reader:PASSWORD" (or NULL), once loaded */
+static char *secrets[AUTH_ROLES];
+static const char *const role_names[AUTH_ROLES] = {
+	[AUTH_ADMIN] = "admin", [AUTH_READER] = "reader",
+};
 
 static int generate(const char *path)
 {
@@ -74,12 +81,14 @@ static int generate(const char *path)
 	return 0;
 }
 
+static int parse_secrets(const char *path, char *buf);
+
 int auth_load(const char *path)
 {
-	char buf[512];
+	char buf[1024];
 	struct stat st;
 	ssize_t n;
-	int fd;
+	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
@@ -107,27 +116,67 @@ int auth_load(const char *path)
 		return -1;
 	}
 	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (strncmp(buf, "admin:", 6) != 0 || buf[6] == '\0') {
-		log_warnx("%s: expected one line admin:PASSWORD", path);
-		return -1;
-	}
-	secret = strdup(buf);
+	rc = parse_secrets(path, buf);
 	explicit_bzero(buf, sizeof(buf));
-	if (!secret) {
-		log_warn("%s", path);
+	if (rc == 0)
+		log_info("credentials from %s%s", path,
+			 secrets[AUTH_READER] ? " (admin and reader)" : "");
+	return rc;
+}
+
+/* Lines admin:PASSWORD (first, needed) and reader:PASSWORD (optional). */
+static int parse_secrets(const char *path, char *buf)
+{
+	char *line, *next, *colon;
+	int role, lineno = 0;
+
+	for (line = buf; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
+		lineno++;
+		colon = strchr(line, ':');
+		for (role = 0; colon && role < AUTH_ROLES; role++)
+			if (strlen(role_names[role]) == (size_t)(colon - line) &&
+			    strncmp(line, role_names[role], colon - line) == 0)
+				break;
+		if (!colon || colon[1] == '\0' || role == AUTH_ROLES ||
+		    (lineno == 1) != (role == AUTH_ADMIN) || secrets[role]) {
+			log_warnx("%s: line %d: expected admin:PASSWORD on the first line, then optionally reader:PASSWORD",
+				  path, lineno);
+			auth_free();
+			return -1;
+		}
+		secrets[role] = strdup(line);
+		if (!secrets[role]) {
+			log_warn("%s", path);
+			auth_free();
+			return -1;
+		}
+	}
+	if (!secrets[AUTH_ADMIN]) {
+		log_warnx("%s: expected admin:PASSWORD on the first line", path);
 		return -1;
 	}
-	log_info("credentials from %s", path);
 	return 0;
 }
 
 void auth_free(void)
 {
-	if (secret)
-		explicit_bzero(secret, strlen(secret));
-	free(secret);
-	secret = NULL;
+	int role;
+
+	for (role = 0; role < AUTH_ROLES; role++) {
+		if (secrets[role])
+			explicit_bzero(secrets[role], strlen(secrets[role]));
+		free(secrets[role]);
+		secrets[role] = NULL;
+	}
+}
+
+const char *auth_role_name(enum auth_role role)
+{
+	return role < AUTH_ROLES ? role_names[role] : "-";
 }
 
 /*
@@ -144,16 +193,32 @@ static bool equal_ct(const char *given, const char *want)
 	return diff == 0;
 }
 
-bool auth_check(struct MHD_Connection *c)
+/*
+ * The role the request's credentials give, or AUTH_NONE. Every secret is
+ * compared, each in constant time, so the time taken tells nothing of
+ * which one was near. Credentials given and refused are logged, with the
+ * user name (printable bytes only) and the peer's address.
+ */
+enum auth_role auth_check(struct MHD_Connection *c, const char *peer)
 {
-	char *user, *pass = NULL, *given;
-	bool ok = false;
+	enum auth_role role = AUTH_NONE;
+	char *user, *pass = NULL, *given, name[33];
+	size_t i;
+	int r;
 
 	user = MHD_basic_auth_get_username_password(c, &pass);
 	if (user && pass && asprintf(&given, "%s:%s", user, pass) >= 0) {
-		ok = equal_ct(given, secret);
+		for (r = 0; r < AUTH_ROLES; r++)
+			if (secrets[r] && equal_ct(given, secrets[r]))
+				role = r;
 		explicit_bzero(given, strlen(given));
 		free(given);
+	}
+	if (user && role == AUTH_NONE) {
+		for (i = 0; user[i] && i < sizeof(name) - 1; i++)
+			name[i] = isprint((unsigned char)user[i]) ? user[i] : '.';
+		name[i] = '\0';
+		log_warnx("failed login for user \"%s\" from %s", name, peer);
 	}
 	if (pass) {
 		explicit_bzero(pass, strlen(pass));
@@ -161,5 +226,5 @@ bool auth_check(struct MHD_Connection *c)
 	}
 	if (user)
 		MHD_free(user);
-	return ok;
+	return role;
 }

@@ -125,17 +125,21 @@ static bool is_mutating(const char *method)
 	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
 }
 
-static void set_who(struct MHD_Connection *c, struct request *r,
-		    const char *user)
+/* The peer's address, for the log. */
+static void peer_addr(struct MHD_Connection *c, char *addr, size_t size)
 {
 	const union MHD_ConnectionInfo *ci;
-	char addr[INET_ADDRSTRLEN] = "?";
 
+	snprintf(addr, size, "?");
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
 		inet_ntop(AF_INET,
 			  &((const struct sockaddr_in *)ci->client_addr)->sin_addr,
-			  addr, sizeof(addr));
+			  addr, size);
+}
+
+static void set_who(struct request *r, const char *user, const char *addr)
+{
 	snprintf(r->who, sizeof(r->who), "%s@%s", user, addr);
 }
 
@@ -210,9 +214,11 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct request *r,
 				  const char *url, const char *method)
 {
 	const char *cl;
-	char allow[64];
+	char allow[64], addr[INET_ADDRSTRLEN];
+	enum auth_role role;
 
-	set_who(c, r, "-");
+	peer_addr(c, addr, sizeof(addr));
+	set_who(r, "-", addr);
 	if (is_mutating(method))
 		remember_request(c, r, url, method);
 	if (!host_header_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -228,12 +234,17 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct request *r,
 	if (!r->route)
 		return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not found");
 	if (r->route->auth) {
-		if (!auth_check(c))
+		role = auth_check(c, addr);
+		if (role == AUTH_NONE)
 			return reply_header_error(c, r, MHD_HTTP_UNAUTHORIZED,
 						  MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 						  "Basic realm=\"krelay\"",
 						  "credentials required");
-		set_who(c, r, "admin");
+		set_who(r, auth_role_name(role), addr);
+		if (is_mutating(method) && role != AUTH_ADMIN)
+			return reply_error(c, r, MHD_HTTP_FORBIDDEN,
+					   "user %s may only read: changes need admin",
+					   auth_role_name(role));
 	}
 	if (r->route->params) {
 		struct query_check q = { .allowed = r->route->params };

@@ -89,9 +89,12 @@ enum MHD_Result reply_module_not_loaded(struct MHD_Connection *c,
 void reply_add_security_headers(struct MHD_Response *resp);
 
 /* auth.c */
+enum auth_role { AUTH_ADMIN, AUTH_READER, AUTH_ROLES, AUTH_NONE = AUTH_ROLES };
+
 int auth_load(const char *path);
 void auth_free(void);
-bool auth_check(struct MHD_Connection *c);
+enum auth_role auth_check(struct MHD_Connection *c, const char *peer);
+const char *auth_role_name(enum auth_role role);
 
 /* static.c */
 enum MHD_Result static_get(struct MHD_Connection *c, struct request *r,
