@@ -1138,6 +1138,65 @@ testImpostorAtStalePidIsNotAdopted() {
 	wait "$fake" 2>/dev/null || :
 }
 
+testDaemonModeNeedsAbsolutePaths() {
+	local o
+	for o in "-s secret" "-w www" "-c krelay.conf" "-P run/relay.pid" "-r tcp_relay"; do
+		# shellcheck disable=SC2086 # option and value
+		(cd "$T" && "$WA" -l "127.0.0.1:$WA_PORT" $o >"$LOG" 2>&1)
+		assertEquals "exit status without -f, $o" 2 $?
+		assertTrue "says why: $(cat "$LOG")" "grep -q -- '$o: needs an absolute path' '$LOG'"
+	done
+	(cd "$T" && "$WA" -f -l "127.0.0.1:$WA_PORT" -s secret -w /nonexistent >"$LOG" 2>&1)
+	assertEquals "with -f a relative name is fine (then the missing www fails)" 1 $?
+}
+
+# A daemon's stderr is /dev/null: tcp_relay's log reaches syslog through
+# webadmin. Run in a private mount namespace whose /dev/log is this test's.
+testDaemonModeKeepsTcpRelayLog() {
+	need_relay || return
+	local wa relay rc
+	: >"$T/syslog"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	T=$T WA=$WA SECRET=$SECRET RELAY=$RELAY WA_PORT=$WA_PORT RELAY_PORT=$RELAY_PORT \
+	unshare -m --propagation private bash -c '
+		set -e
+		mkdir -p "$T/olddev"
+		mount --bind /dev "$T/olddev"
+		mount -t tmpfs tmpfs /dev
+		for f in null zero full random urandom; do
+			touch "/dev/$f"
+			mount --bind "$T/olddev/$f" "/dev/$f"
+		done
+		/usr/bin/python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(\"/dev/log\")
+open(sys.argv[1] + \".ready\", \"w\").close()
+with open(sys.argv[1], \"ab\") as f:
+    while True:
+        f.write(s.recv(65536) + b\"\\n\")
+        f.flush()
+" "$T/syslog" </dev/null >/dev/null 2>&1 &
+		echo $! >"$T/syslogd.pid"
+		for i in $(seq 50); do [ -e "$T/syslog.ready" ] && break; sleep 0.1; done
+		"$WA" -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" -r "$RELAY" \
+			-P "$T/relay.pid" -p "$RELAY_PORT" -- -t 127.0.0.1:9
+	'
+	assertEquals "webadmin started as a daemon" 0 $?
+	th_wait_until 10 grep -q 'tcp_relay\[[0-9]*\]: listening on port' "$T/syslog"
+	rc=$?
+	assertTrue "tcp_relay's log line reached syslog: $(tr -d '\0' <"$T/syslog")" $rc
+	relay=$(relay_pid)
+	wa=$(pgrep -f -- "-l 127.0.0.1:$WA_PORT -s $SECRET")
+	assertNotNull "tcp_relay runs" "$relay"
+	assertTrue "its stderr is a pipe: $(readlink "/proc/$relay/fd/2")" \
+		"readlink '/proc/$relay/fd/2' | grep -q '^pipe:'"
+	# shellcheck disable=SC2086 # pids
+	[ -n "$wa" ] && th_kill_wait $wa
+	[ -n "$relay" ] && th_kill_wait "$relay"
+	th_kill_wait "$(cat "$T/syslogd.pid")"
+}
+
 testGportChangeSendsSighup() {
 	need_relay || return
 	fake_module

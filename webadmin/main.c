@@ -261,6 +261,19 @@ int main(int argc, char *argv[])
 	if (!*secret || !*pidfile || (wa.config_file && !*wa.config_file) ||
 	    (user && !*user))
 		usage_error("empty file name");
+	/* A daemon runs from /: a relative name would mean another file. */
+	if (!foreground) {
+		const char *names[] = { secret, pidfile, wa.config_file, relay,
+					www };
+		const char opts[] = "sPcrw";
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (names[i] && names[i][0] != '/')
+				usage_error("-%c %s: needs an absolute path without -f (a daemon runs from /)",
+					    opts[i], names[i]);
+	}
+	wa.daemon = !foreground;
 
 	log_init(foreground, verbose);
 	wa.proc_dir = env_or("KRELAY_PROC_DIR", "/proc/krelay");

@@ -17,6 +17,11 @@
  * through it, so a reused pid is never signalled.
  * After a death the next start waits 0.5 s, doubling up to 30 s; the wait
  * goes back to 0.5 s once a tcp_relay ran for 60 s.
+ *
+ * In the foreground tcp_relay shares webadmin's stderr. A daemon's stderr
+ * is /dev/null: there tcp_relay's stderr is a pipe whose lines each tick
+ * passes to syslog. The pipe is non-blocking at both ends: when webadmin
+ * falls behind, tcp_relay loses log lines, it never stalls on a write.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,11 +54,14 @@ static struct {
 	bool		child;		/* pid is our child */
 	bool		died;		/* one died: the next start counts */
 	unsigned int	restarts;
+	int		logpipe[2];	/* daemon: tcp_relay's stderr */
+	char		logbuf[1024];	/* a line not yet complete */
+	size_t		loglen;
 	double		started_at;
 	double		next_start;
 	double		backoff;
 } sup = { .lock = PTHREAD_MUTEX_INITIALIZER, .backoff = BACKOFF_MIN,
-	  .pidfd = -1 };
+	  .pidfd = -1, .logpipe = { -1, -1 } };
 
 static double now(void)
 {
@@ -169,6 +177,11 @@ static void spawn_locked(double t)
 	pid_t pid;
 	int fd;
 
+	if (wa.daemon && sup.logpipe[0] < 0 &&
+	    pipe2(sup.logpipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		log_warn("pipe for tcp_relay's log");
+		sup.logpipe[0] = sup.logpipe[1] = -1;
+	}
 	pid = fork();
 	if (pid < 0) {
 		log_warn("fork %s", sup.relay);
@@ -185,6 +198,8 @@ static void spawn_locked(double t)
 			dup2(fd, 0);
 			close(fd);
 		}
+		if (sup.logpipe[1] >= 0)
+			dup2(sup.logpipe[1], 2);
 		execv(sup.relay, sup.argv);
 		_exit(127);
 	}
@@ -229,6 +244,33 @@ static void died_locked(double t, int status)
 	sup.pidfd = -1;
 }
 
+/* tcp_relay's log lines (daemon mode) to syslog, a line at a time. */
+static void drain_log_locked(void)
+{
+	char *nl;
+	ssize_t n;
+
+	if (sup.logpipe[0] < 0)
+		return;
+	for (;;) {
+		n = read(sup.logpipe[0], sup.logbuf + sup.loglen,
+			 sizeof(sup.logbuf) - 1 - sup.loglen);
+		if (n <= 0)
+			return;
+		sup.loglen += n;
+		sup.logbuf[sup.loglen] = '\0';
+		while ((nl = strchr(sup.logbuf, '\n')) ||
+		       sup.loglen == sizeof(sup.logbuf) - 1) {
+			if (nl)
+				*nl = '\0';
+			log_info("%s", sup.logbuf);
+			n = nl ? nl + 1 - sup.logbuf : (ssize_t)sup.loglen;
+			memmove(sup.logbuf, sup.logbuf + n, sup.loglen - n + 1);
+			sup.loglen -= n;
+		}
+	}
+}
+
 void supervise_tick(void)
 {
 	double t = now();
@@ -238,6 +280,7 @@ void supervise_tick(void)
 	pthread_mutex_lock(&sup.lock);
 	if (!sup.relay)
 		goto out;
+	drain_log_locked();
 	if (sup.pid && sup.child) {
 		pid = waitpid(sup.pid, &status, WNOHANG);
 		if (pid == sup.pid)

@@ -24,6 +24,7 @@ struct webadmin {
 	const char		*param_dir;	/* /sys/module/krelay/parameters */
 	const char		*module_dir;	/* /sys/module/krelay */
 	const char		*config_file;	/* -c, or NULL */
+	bool			daemon;		/* no -f: logs go to syslog */
 };
 
 extern struct webadmin wa;
