@@ -90,7 +90,8 @@ testInstallKeepsConfigAndUninstallRemovesAll() {
 	make -s -C "$TH_TOP" uninstall DESTDIR="$D" >"$T/make.log" 2>&1
 	assertEquals "left after uninstall" "./etc/krelay/krelay.conf" "$(cd "$D" && find . -type f)"
 	grep -q "kept $D/etc/krelay/krelay.conf" "$T/make.log"
-	assertTrue "uninstall says it kept the changed file: $(cat "$T/make.log")" $?
+	rc=$?
+	assertTrue "uninstall says it kept the changed file: $(cat "$T/make.log")" "$rc"
 
 	# An unchanged sample goes, and so do the directories.
 	rm -rf "$D"
@@ -129,7 +130,8 @@ testDkmsBuildsModuleForBothKernels() {
 		sign_file=/nonexistent dkms build "krelay/$VERSION" -k "$k" \
 			--kernelsourcedir "$kdir" \
 			--sourcetree "$D/usr/src" --dkmstree "$T/dkms" >"$T/dkms-$k.log" 2>&1
-		assertEquals "dkms build for $k, log: $(tail -20 "$T/dkms-$k.log")" 0 $?
+		rc=$?
+		assertEquals "dkms build for $k, log: $(tail -20 "$T/dkms-$k.log")" 0 "$rc"
 		# Compressed as the kernel's modules are (6.12: krelay.ko.xz).
 		ko=$(ls "$T/dkms/krelay/$VERSION/$k/x86_64/module/krelay.ko"* 2>/dev/null | head -n 1)
 		assertTrue "built krelay.ko for $k" "[ -f '$ko' ]"
@@ -149,7 +151,8 @@ testUnitsVerify() {
 		sed "s|/usr/local/sbin/|$D/usr/local/sbin/|g" "$u" >"$T/units/${u##*/}"
 	done
 	MANPATH=$D/usr/local/share/man systemd-analyze verify "$T"/units/*.service >"$T/verify.log" 2>&1
-	assertEquals "systemd-analyze verify: $(cat "$T/verify.log")" 0 $?
+	rc=$?
+	assertEquals "systemd-analyze verify: $(cat "$T/verify.log")" 0 "$rc"
 	assertEquals "systemd-analyze verify says nothing" "" "$(cat "$T/verify.log")"
 	for o in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
 		'CapabilityBoundingSet=CAP_NET_ADMIN ' 'RestrictAddressFamilies=AF_INET AF_UNIX' \
@@ -271,7 +274,8 @@ testWebadminSavedFileIsAcceptedByApply() {
 	fake_module "$T/fresh"
 	echo eth9 >"$T/fresh/proc/interfaces"
 	"$KC" apply "$T/krelay.conf" 2>"$T/err"
-	assertEquals "krelayctl apply of webadmin's file: $(cat "$T/err")" 0 $?
+	rc=$?
+	assertEquals "krelayctl apply of webadmin's file: $(cat "$T/err")" 0 "$rc"
 	assertEquals "values reached the knobs" "17001 192.168.0.20 80,443 45 " \
 		"$(knobs gport real_ip tcp_ports udp_timeout)"
 	assertEquals "the empty interfaces reached its knob" "" "$(cat "$T/fresh/proc/interfaces")"
@@ -285,7 +289,8 @@ testWebadminSavedFileIsAcceptedByApply() {
 		-c "$T/again.conf" >"$T/wa2.log" 2>&1 &
 	WA_PID=$!
 	th_wait_port tcp 127.0.0.1 "$port" 10
-	assertTrue "webadmin -c takes krelayctl get's output: $(cat "$T/wa2.log")" $?
+	rc=$?
+	assertTrue "webadmin -c takes krelayctl get's output: $(cat "$T/wa2.log")" "$rc"
 }
 
 testKrelayctlListGetJsonOnFakeFiles() {

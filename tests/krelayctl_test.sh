@@ -68,7 +68,8 @@ testUnitCommandAppliesConfigFileAndStarts() {
 	max_per_client = 100
 	CONFEOF
 	unit_apply "$CONF" 2>"$SHUNIT_TMPDIR/err"
-	assertEquals "apply exit status, stderr: $(cat "$SHUNIT_TMPDIR/err")" 0 $?
+	rc=$?
+	assertEquals "apply exit status, stderr: $(cat "$SHUNIT_TMPDIR/err")" 0 "$rc"
 	assertEquals gport 17000 "$(th_knob gport)"
 	assertEquals real_ip 192.168.0.1 "$(th_knob real_ip)"
 	assertEquals "tcp_ports (gport moved off 16000 first)" 80,8080,16000 "$(th_knob tcp_ports)"
@@ -92,11 +93,14 @@ testApplyBadLineReportsLineAndWritesNothing() {
 	"$KC" apply -s "$CONF" 2>"$SHUNIT_TMPDIR/err"
 	assertEquals "exit status for a bad file" 2 $?
 	grep -q "^$CONF:4: max_entries" "$SHUNIT_TMPDIR/err"
-	assertTrue "expected '$CONF:4: max_entries ...', got: $(cat "$SHUNIT_TMPDIR/err")" $?
+	rc=$?
+	assertTrue "expected '$CONF:4: max_entries ...', got: $(cat "$SHUNIT_TMPDIR/err")" "$rc"
 	grep -q "^$CONF:5: unknown setting \"bogus\"" "$SHUNIT_TMPDIR/err"
-	assertTrue "expected '$CONF:5: unknown setting', got: $(cat "$SHUNIT_TMPDIR/err")" $?
+	rc=$?
+	assertTrue "expected '$CONF:5: unknown setting', got: $(cat "$SHUNIT_TMPDIR/err")" "$rc"
 	grep -q "^$CONF:6: max_per_client: \"4194305\": must be an integer from 0 to 4194304" "$SHUNIT_TMPDIR/err"
-	assertTrue "expected '$CONF:6: max_per_client ...', got: $(cat "$SHUNIT_TMPDIR/err")" $?
+	rc=$?
+	assertTrue "expected '$CONF:6: max_per_client ...', got: $(cat "$SHUNIT_TMPDIR/err")" "$rc"
 	assertEquals "gport half applied" 16000 "$(th_knob gport)"
 	assertEquals "udp_timeout half applied" 30 "$(th_knob udp_timeout)"
 	assertEquals "started despite the bad file" 0 "$(cat "$TH_START")"
@@ -109,7 +113,8 @@ testApplyRefusedWriteRollsBack() {
 	"$KC" apply "$CONF" 2>"$SHUNIT_TMPDIR/err"
 	assertEquals "exit status for a refused write" 1 $?
 	grep -q "^$CONF:3: udp_timeout = 12: refused" "$SHUNIT_TMPDIR/err"
-	assertTrue "expected '$CONF:3: udp_timeout = 12: refused', got: $(cat "$SHUNIT_TMPDIR/err")" $?
+	rc=$?
+	assertTrue "expected '$CONF:3: udp_timeout = 12: refused', got: $(cat "$SHUNIT_TMPDIR/err")" "$rc"
 	assertEquals "gport rolled back" 16000 "$(th_knob gport)"
 	assertEquals "real_ip rolled back" 192.168.0.10 "$(th_knob real_ip)"
 }
@@ -143,7 +148,8 @@ testSetAndGet() {
 		"$KC" set udp_timeout=78 "max_per_client=$bad" 2>"$SHUNIT_TMPDIR/err"
 		assertEquals "set max_per_client=$bad: exit status" 2 $?
 		grep -q "max_per_client: \"$bad\": must be an integer from 0 to 4194304" "$SHUNIT_TMPDIR/err"
-		assertTrue "set max_per_client=$bad: the message names it: $(cat "$SHUNIT_TMPDIR/err")" $?
+		rc=$?
+		assertTrue "set max_per_client=$bad: the message names it: $(cat "$SHUNIT_TMPDIR/err")" "$rc"
 	done
 	assertEquals "max_per_client kept after the bad values" 64 "$(th_knob max_per_client)"
 	assertEquals "udp_timeout not written along them" 77 "$(th_knob udp_timeout)"
@@ -211,7 +217,8 @@ testStartStopAndNotLoaded() {
 	"$KC" get gport 2>"$SHUNIT_TMPDIR/err"
 	assertEquals "module not loaded: exit status" 1 $?
 	grep -q "krelay is not loaded" "$SHUNIT_TMPDIR/err"
-	assertTrue "expected 'krelay is not loaded', got: $(cat "$SHUNIT_TMPDIR/err")" $?
+	rc=$?
+	assertTrue "expected 'krelay is not loaded', got: $(cat "$SHUNIT_TMPDIR/err")" "$rc"
 }
 
 . shunit2

@@ -216,7 +216,8 @@ testIdlePairClosedAfterIdleTimeout() {
 	assertTrue "expected the close after 1-3 s idle, took $secs s" \
 		"python3 -c 'import sys; sys.exit(not 0.9 <= $secs < 3)'"
 	th_wait_until 2 grep -q 'close timeout' "$RELAY_LOG"
-	assertTrue "expected an access log line 'close timeout', log: $(cat "$RELAY_LOG")" $?
+	rc=$?
+	assertTrue "expected an access log line 'close timeout', log: $(cat "$RELAY_LOG")" "$rc"
 }
 
 testFiveThousandConnectionsLeaveNoZombieNorDescriptor() {

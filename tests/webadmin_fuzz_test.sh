@@ -47,7 +47,8 @@ testMalformedHttpLeavesWebadminAnswering() {
 	pid=$!
 	th_wait_until 10 test -s "$T/secret" &&
 		th_wait_until 10 grep -q 'listening on' "$T/log"
-	assertTrue "webadmin-asan started: $(cat "$T/log")" $?
+	rc=$?
+	assertTrue "webadmin-asan started: $(cat "$T/log")" "$rc"
 	pass=$(cut -d: -f2- "$T/secret")
 	out=$(python3 "$FUZZ/httpfuzz.py" 127.0.0.1 "$WA_PORT" "$pass" \
 		"$HTTPFUZZ_COUNT" 2>&1)

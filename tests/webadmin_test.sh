@@ -335,7 +335,8 @@ testConfigFileCarriesInterfacesForKrelayctlApply() {
 	th_set udp_timeout 30
 	th_set max_per_client 0
 	"$TH_TOP/krelayctl/krelayctl" apply "$conf" 2>"$T/apply.err"
-	assertEquals "krelayctl apply of webadmin's file: $(cat "$T/apply.err")" 0 $?
+	rc=$?
+	assertEquals "krelayctl apply of webadmin's file: $(cat "$T/apply.err")" 0 "$rc"
 	assertEquals "the empty interfaces reached the module" "" "$(th_knob interfaces)"
 	assertEquals "and udp_timeout" 44 "$(th_knob udp_timeout)"
 	assertEquals "and max_per_client" 50 "$(th_knob max_per_client)"
