@@ -1044,6 +1044,29 @@ testPrivilegedSideRefusesMalformedRequests() {
 	assertEquals "nat file command" 'delete udp 10.0.0.1:1234' "$(cat "$FAKE/proc/nat")"
 }
 
+# An HTTP process that trickles a request a byte at a time cannot hold the
+# privileged loop (and with it tcp_relay's supervision): the whole message
+# has one deadline (PRIVMSG_TIMEOUT_MS here, 10 s in webadmin).
+testStallingHttpProcessEndsThePrivilegedOne() {
+	local rc t0 secs
+	make -s -C "$TH_TOP/tests/fuzz" privmsg >/dev/null ||
+		fail "cannot build tests/fuzz/privmsg"
+	fake_module
+	msg config_ok 7 'cfg({0: b"17000"})'
+	t0=$(date +%s)
+	PRIVMSG_TRICKLE_MS=20 PRIVMSG_TIMEOUT_MS=1000 privmsg "$T/config_ok"
+	rc=$?
+	secs=$(($(date +%s) - t0))
+	assertEquals "a trickled request ends it (exit 1): $(cat "$T/privmsg.out")" 1 "$rc"
+	assertTrue "the stall is logged: $(cat "$T/privmsg.out")" \
+		"grep -q 'the HTTP process stalled in a request (type 7, 1412 bytes)' '$T/privmsg.out'"
+	assertTrue "within the deadline, not after the 28 s the bytes take ($secs s)" "[ $secs -lt 20 ]"
+	assertEquals "nothing written" 16000 "$(knob gport)"
+	PRIVMSG_TIMEOUT_MS=1000 privmsg "$T/config_ok"
+	rc=$?
+	assertEquals "the same request sent at once is answered: $(cat "$T/privmsg.out")" 0 "$rc"
+}
+
 # ---- supervision of the real tcp_relay (standalone mode, no module) -------
 
 relay_pid() {

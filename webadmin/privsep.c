@@ -17,6 +17,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
@@ -314,37 +315,48 @@ int priv_handle(const struct ps_hdr *h, const void *payload, void **rep,
 	return *rep ? 0 : -1;
 }
 
-/* All of n bytes, or -1 (EOF, error, or the peer stalled IO_TIMEOUT_S). */
-static int read_full(int fd, void *buf, size_t n)
+static double now_ms(void)
 {
-	char *p = buf;
-	ssize_t got;
+	struct timespec ts;
 
-	while (n) {
-		got = read(fd, p, n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		p += got;
-		n -= got;
-	}
-	return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int write_full(int fd, const void *buf, size_t n)
+/* How long one whole message may take each way (privmsg shortens it). */
+int priv_io_timeout_ms = IO_TIMEOUT_S * 1000;
+
+/*
+ * All of n bytes in or out of the non-blocking socket by the deadline
+ * (now_ms() time), or -1: EOF, an error, or the deadline (ETIMEDOUT). The
+ * deadline is the whole message's, as imsg has it: a peer trickling a
+ * byte at a time cannot hold the privileged loop for longer.
+ */
+static int io_full(int fd, void *buf, size_t n, double deadline, bool out)
 {
-	const char *p = buf;
-	ssize_t put;
+	struct pollfd pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
+	char *p = buf;
+	double left;
+	ssize_t k;
 
 	while (n) {
-		put = write(fd, p, n);
-		if (put < 0 && errno == EINTR)
+		k = out ? write(fd, p, n) : read(fd, p, n);
+		if (k > 0) {
+			p += k;
+			n -= k;
 			continue;
-		if (put <= 0)
+		}
+		if (k == 0 && !out)
 			return -1;
-		p += put;
-		n -= put;
+		if (k < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		left = deadline - now_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&pfd, 1, (int)left + 1) < 0 && errno != EINTR)
+			return -1;
 	}
 	return 0;
 }
@@ -353,15 +365,32 @@ static int write_full(int fd, const void *buf, size_t n)
 static int serve_one(int sock)
 {
 	unsigned char payload[PS_REQ_MAX];
+	double deadline = now_ms() + priv_io_timeout_ms;
 	struct ps_hdr h, rh;
 	size_t replen = 0;
 	void *rep = NULL;
 	int ret;
 
-	if (read_full(sock, &h, sizeof(h)) < 0)
+	if (io_full(sock, &h, sizeof(h), deadline, false) < 0) {
+		if (errno == ETIMEDOUT)
+			log_warnx("the HTTP process stalled in a request's header");
 		return -1;
-	if (h.type == 0 || h.type >= PS_TYPE_MAX || h.len > sizeof(payload) ||
-	    read_full(sock, payload, h.len) < 0 || priv_check(&h, payload) < 0) {
+	}
+	if (h.type == 0 || h.type >= PS_TYPE_MAX || h.len > sizeof(payload)) {
+		log_warnx("refused a malformed request from the HTTP process (type %u, %u bytes)",
+			  h.type, h.len);
+		return -1;
+	}
+	if (io_full(sock, payload, h.len, deadline, false) < 0) {
+		if (errno == ETIMEDOUT)
+			log_warnx("the HTTP process stalled in a request (type %u, %u bytes): more than %d ms",
+				  h.type, h.len, priv_io_timeout_ms);
+		else
+			log_warnx("refused a malformed request from the HTTP process (type %u, %u bytes): cut short",
+				  h.type, h.len);
+		return -1;
+	}
+	if (priv_check(&h, payload) < 0) {
 		log_warnx("refused a malformed request from the HTTP process (type %u, %u bytes)",
 			  h.type, h.len);
 		return -1;
@@ -372,18 +401,14 @@ static int serve_one(int sock)
 	}
 	rh.type = h.type;
 	rh.len = replen;
-	ret = write_full(sock, &rh, sizeof(rh)) < 0 ||
-	      write_full(sock, rep, replen) < 0 ? -1 : 0;
+	deadline = now_ms() + priv_io_timeout_ms;
+	ret = io_full(sock, &rh, sizeof(rh), deadline, true) < 0 ||
+	      io_full(sock, rep, replen, deadline, true) < 0 ? -1 : 0;
+	if (ret < 0 && errno == ETIMEDOUT)
+		log_warnx("the HTTP process stalled reading a reply (type %u, %zu bytes)",
+			  h.type, replen);
 	free(rep);
 	return ret;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /*
@@ -429,7 +454,6 @@ static void lost_http(int status)
  */
 void priv_run(int sock, int listen_fd, pid_t http)
 {
-	struct timeval tv = { IO_TIMEOUT_S, 0 };
 	struct signalfd_siginfo si;
 	bool was_loaded = false, loaded;
 	double next = 0, t;
@@ -438,8 +462,8 @@ void priv_run(int sock, int listen_fd, pid_t http)
 	sigset_t sigs;
 
 	close(listen_fd);
-	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK) < 0)
+		fatal("fcntl");
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);

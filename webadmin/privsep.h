@@ -93,6 +93,9 @@ struct ps_table {
 int priv_check(const struct ps_hdr *h, const void *payload);
 int priv_handle(const struct ps_hdr *h, const void *payload, void **rep,
 		size_t *replen);
+/* How long one whole message may take, each way (default 10 s). */
+extern int priv_io_timeout_ms;
+
 void priv_run(int sock, int listen_fd, pid_t http);
 int priv_drop(const char *user, const char *chroot_dir);
 

@@ -5,6 +5,9 @@
  * "reply TYPE LEN". Exit 0 when the request was answered; 1 when the
  * privileged side refused it (it logs why and stops, as in webadmin).
  * The knob files come from KRELAY_PROC_DIR and friends, as in webadmin.
+ * PRIVMSG_TRICKLE_MS=N sends the bytes one every N ms (a stalling HTTP
+ * process); PRIVMSG_TIMEOUT_MS sets the privileged side's deadline per
+ * message (priv_io_timeout_ms), so a test need not wait 10 s.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -31,7 +34,8 @@ static void stand_in(int sock, const char *file)
 {
 	static unsigned char buf[1 << 16];
 	struct ps_hdr h;
-	size_t n;
+	size_t n, i;
+	int trickle;
 	FILE *f;
 
 	f = fopen(file, "rb");
@@ -39,7 +43,13 @@ static void stand_in(int sock, const char *file)
 		fatal("%s", file);
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
-	if (write(sock, buf, n) != (ssize_t)n)
+	trickle = atoi(env_or("PRIVMSG_TRICKLE_MS", "0"));
+	for (i = 0; trickle > 0 && i < n; i++) {
+		if (write(sock, buf + i, 1) != 1)
+			_exit(4);	/* the privileged side gave up */
+		usleep(trickle * 1000);
+	}
+	if (trickle <= 0 && write(sock, buf, n) != (ssize_t)n)
 		fatal("write");
 	/* A message cut short ends here, as when a real HTTP process dies. */
 	memcpy(&h, buf, n < sizeof(h) ? n : sizeof(h));
@@ -65,6 +75,7 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	log_init(1, 0);
+	priv_io_timeout_ms = atoi(env_or("PRIVMSG_TIMEOUT_MS", "10000"));
 	wa.proc_dir = env_or("KRELAY_PROC_DIR", "/proc/krelay");
 	wa.param_dir = env_or("KRELAY_PARAM_DIR",
 			      "/sys/module/krelay/parameters");
