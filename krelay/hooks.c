@@ -13,6 +13,7 @@
 #include <linux/tcp.h>
 #include <net/ip.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
+#include <net/netfilter/ipv4/nf_reject.h>
 #include <net/route.h>
 #include <net/tcp.h>
 
@@ -125,12 +126,47 @@ static void reverse(const struct krelay_tuple *t, struct krelay_tuple *r)
 	r->proto = t->proto;
 }
 
-/* Should this packet, which matches no flow, start one? */
+/* A SYN alone: what T1 hands to the registered listener. */
+static bool pure_syn(const struct krelay_pkt *p)
+{
+	return p->t.proto == IPPROTO_TCP &&
+	       (p->tcpflags & (TCPHDR_SYN | TCPHDR_ACK)) == TCPHDR_SYN;
+}
+
+/* No registered listener: the client gets a RST from the service port. */
+static unsigned int refuse_syn(struct sk_buff *skb,
+			       const struct nf_hook_state *state)
+{
+	krelay_count(KRELAY_STAT_NO_LISTENER);
+	nf_send_reset(state->net, NULL, skb, NF_INET_PRE_ROUTING);
+	return NF_DROP;
+}
+
+/*
+ * The SYN goes to the registered listener and to no other socket (the
+ * stack takes skb->sk before any lookup, as for TPROXY); the reference
+ * from krelay_listener_hold() passes to the skb.
+ */
+static void steer(struct sk_buff *skb, struct sock *sk)
+{
+	skb_orphan(skb);
+	skb->sk = sk;
+	skb->destructor = sock_edemux;
+}
+
+/*
+ * Should this packet, which matches no flow, start one? A TCP flow needs
+ * the registered listener (*lsk, held; the flow's gport is its port):
+ * ERR_PTR(-ENOTCONN) when there is none.
+ */
 static struct krelay_flow *new_flow(struct sk_buff *skb,
 				    const struct nf_hook_state *state,
-				    const struct krelay_pkt *p)
+				    const struct krelay_pkt *p,
+				    struct sock **lsk)
 {
 	__be32 real_ip = READ_ONCE(krelay_cfg.real_ip);
+	struct krelay_flow *f;
+	__be16 lport;
 
 	if (!krelay_port_relayed(p->t.proto, p->t.dport) ||
 	    (state->in && (state->in->flags & IFF_LOOPBACK)) ||
@@ -138,13 +174,23 @@ static struct krelay_flow *new_flow(struct sk_buff *skb,
 	    p->t.src == real_ip ||
 	    inet_addr_type(state->net, p->t.dst) != RTN_LOCAL)
 		return NULL;
-	if (p->t.proto == IPPROTO_TCP && !krelay_tcp_starts_flow(p)) {
+	if (p->t.proto == IPPROTO_UDP)
+		return krelay_flow_create(&p->t, real_ip,
+					  htons(READ_ONCE(krelay_cfg.gport)));
+	if (!krelay_tcp_starts_flow(p)) {
 		if (!krelay_tcp_flags_valid(p->tcpflags))
 			krelay_count(KRELAY_STAT_INVALID);
 		return NULL;
 	}
-	return krelay_flow_create(&p->t, real_ip,
-				  htons(READ_ONCE(krelay_cfg.gport)));
+	*lsk = krelay_listener_hold(&lport);
+	if (!*lsk)
+		return ERR_PTR(-ENOTCONN);
+	f = krelay_flow_create(&p->t, real_ip, lport);
+	if (IS_ERR(f)) {
+		sock_put(*lsk);
+		*lsk = NULL;
+	}
+	return f;
 }
 
 /*
@@ -224,6 +270,7 @@ static unsigned int krelay_hook(struct sk_buff *skb,
 				const struct nf_hook_state *state, bool pre)
 {
 	struct krelay_flow *f = NULL;
+	struct sock *lsk = NULL;
 	struct krelay_node *n;
 	struct krelay_tuple out;
 	struct krelay_pkt p;
@@ -250,12 +297,18 @@ static unsigned int krelay_hook(struct sk_buff *skb,
 			confirm_forwarded(&p);
 			return NF_ACCEPT;
 		}
-		f = new_flow(skb, state, &p);
+		f = new_flow(skb, state, &p, &lsk);
 		if (!f)
 			return NF_ACCEPT;
 		if (IS_ERR(f))
-			return NF_DROP;
+			return PTR_ERR(f) == -ENOTCONN ? refuse_syn(skb, state) :
+							  NF_DROP;
 		n = &f->node[KRELAY_ROLE_ORIG];
+	} else if (pre && n->role == KRELAY_ROLE_ORIG && pure_syn(&p)) {
+		/* a retransmitted SYN of a flow not yet accepted */
+		lsk = krelay_listener_hold(NULL);
+		if (!lsk)
+			return refuse_syn(skb, state);
 	}
 	if (n->role == KRELAY_ROLE_SRV_OUT && !srv_out_socket_ok(skb, f, &p)) {
 		krelay_count(KRELAY_STAT_IMPOSTOR);
@@ -267,11 +320,15 @@ static unsigned int krelay_hook(struct sk_buff *skb,
 	krelay_track(f, n->role, &p);
 	krelay_xlate(f, n->role, &p.t, &out);
 	if (krelay_rewrite(skb, &out)) {
+		if (lsk)
+			sock_put(lsk);
 		krelay_count(KRELAY_STAT_DROP_UNWRITABLE);
 		return NF_DROP;
 	}
 	if (pre && out.dst != p.t.dst)
 		skb_dst_drop(skb);
+	if (lsk)
+		steer(skb, lsk);
 	krelay_flow_seen(f, n->role, skb->len);
 	count_xlate(pre, p.t.proto);
 	return NF_ACCEPT;

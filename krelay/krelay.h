@@ -106,6 +106,7 @@ enum krelay_stat {
 	KRELAY_STAT_ICMP_BAD_CHECKSUM,
 	KRELAY_STAT_ICMP_REDIRECT,
 	KRELAY_STAT_IMPOSTOR,
+	KRELAY_STAT_NO_LISTENER,
 	KRELAY_STAT_MAX
 };
 
@@ -134,5 +135,12 @@ void krelay_hooks_unregister(void);
 /* sockopt.c */
 int krelay_sockopt_init(void);
 void krelay_sockopt_exit(void);
+
+/* listener.c */
+struct sock;
+int krelay_listener_set(struct sock *sk);
+struct sock *krelay_listener_hold(__be16 *port);
+u16 krelay_listener_port(void);
+void krelay_listener_exit(void);
 
 #endif /* _KRELAY_H */

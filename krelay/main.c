@@ -32,6 +32,7 @@ const char *const krelay_stat_names[KRELAY_STAT_MAX] = {
 	[KRELAY_STAT_ICMP_BAD_CHECKSUM]	= "icmp_bad_checksum",
 	[KRELAY_STAT_ICMP_REDIRECT]	= "icmp_redirect",
 	[KRELAY_STAT_IMPOSTOR]		= "impostor",
+	[KRELAY_STAT_NO_LISTENER]	= "no_listener",
 };
 
 u64 krelay_stat_sum(enum krelay_stat s)
@@ -151,6 +152,7 @@ err_proc:
 	krelay_proc_exit();
 err_sockopt:
 	krelay_sockopt_exit();
+	krelay_listener_exit();
 err_table:
 	krelay_table_exit();
 err_config:
@@ -167,6 +169,7 @@ static void __exit krelay_exit(void)
 
 	krelay_proc_exit();
 	krelay_sockopt_exit();
+	krelay_listener_exit();
 	krelay_table_exit();
 	krelay_config_exit();
 }

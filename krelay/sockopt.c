@@ -193,12 +193,36 @@ out:
 	return err;
 }
 
+/* Make tcp_relay's listening socket on gport the one steered SYNs reach. */
+static int set_listener(struct sock *sk, sockptr_t arg, unsigned int len)
+{
+	int err;
+
+	if (len != 0)
+		return -EINVAL;
+	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	if (!is_tcp(sk))
+		return -ENOPROTOOPT;
+	if (!net_eq(sock_net(sk), &init_net))
+		return -ENOENT;
+
+	lock_sock(sk);
+	err = sk->sk_family != AF_INET || sk->sk_state != TCP_LISTEN ||
+	      inet_sk(sk)->inet_num != READ_ONCE(krelay_cfg.gport) ?
+	      -EINVAL : krelay_listener_set(sk);
+	release_sock(sk);
+	return err;
+}
+
 static int krelay_set(struct sock *sk, int optval, sockptr_t arg,
 		      unsigned int len)
 {
 	switch (optval) {
 	case KRELAY_SO_CLIENT:
 		return set_client(sk, arg, len);
+	case KRELAY_SO_LISTENER:
+		return set_listener(sk, arg, len);
 	default:
 		return -ENOPROTOOPT;
 	}

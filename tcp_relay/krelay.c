@@ -93,3 +93,14 @@ krelay_client(int fd, const struct sockaddr_in *client,
 	sin_to_addr(relay, &cl.relay);
 	return setsockopt(fd, IPPROTO_IP, KRELAY_SO_CLIENT, &cl, sizeof(cl));
 }
+
+/*
+ * Register the listening socket with krelay: steered SYNs reach it and no
+ * other socket. -1 with errno (EINVAL: not listening on the current gport,
+ * ENOPROTOOPT: no module).
+ */
+int
+krelay_listener(int fd)
+{
+	return setsockopt(fd, IPPROTO_IP, KRELAY_SO_LISTENER, NULL, 0);
+}

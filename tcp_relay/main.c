@@ -357,6 +357,31 @@ accept_some(int fd)
 }
 
 /*
+ * Register the listener with krelay, again every second: a module loaded
+ * or reloaded after us then steers to it within a second. A failure is
+ * logged when it changes (the old registration, if any, stays in force).
+ */
+static void
+listener_register(void)
+{
+	static int	 last_errno = -1;
+	int		 err;
+
+	if (conf.standalone || lfd == -1)
+		return;
+	err = krelay_listener(lfd) == -1 ? errno : 0;
+	if (err != 0 && err != last_errno) {
+		errno = err;
+		log_warn("port %d: registering the listener with krelay%s", lport,
+		    err == EINVAL ? " (not the current gport)" :
+		    err == ENOPROTOOPT ? " (module not loaded?)" : "");
+	} else if (err == 0 && last_errno > 0) {
+		log_info("port %d: listener registered with krelay", lport);
+	}
+	last_errno = err;
+}
+
+/*
  * Follow the gport file: listen on the new port first, then let the old
  * listener drain what is queued on it (in the loop) before closing it.
  */
@@ -390,6 +415,7 @@ gport_check(void)
 	lfd = fd;
 	lport = port;
 	gport_failed = 0;
+	listener_register();
 }
 
 /*
@@ -502,6 +528,7 @@ loop(const sigset_t *waitmask)
 		if (sig_hup || now >= next_tick) {
 			sig_hup = 0;
 			gport_check();
+			listener_register();
 			pool_trim();
 			next_tick = now + 1;
 		}

@@ -76,5 +76,6 @@ int		 krelay_gport(void);
 int		 krelay_origdst(int, struct sockaddr_in *, struct sockaddr_in *);
 int		 krelay_client(int, const struct sockaddr_in *,
 		    const struct sockaddr_in *);
+int		 krelay_listener(int);
 
 #endif /* TCP_RELAY_H */

@@ -39,7 +39,11 @@ fakerelay GPORT Y READY STOP
         tcp_relay's part for one connection: accept on GPORT, ORIGINAL_DST,
         a server socket bound to port Y linked with CLIENT, one request and
         its answer relayed, then the server socket closed with SO_LINGER 0
-        (RST, no TIME_WAIT); the client's socket is held until STOP exists
+        (RST, no TIME_WAIT); the client's socket is held until STOP exists.
+        It registers its listener with krelay (LISTENER), as tcp_relay does
+squat PORT READY STOP
+        a local user's listener on PORT (no registration): prints "accepted
+        PEER" for each connection it gets, until STOP exists
 http HOST PORT PATH STOP
         GET PATH, print the status line, hold the connection until STOP
 """
@@ -55,6 +59,7 @@ import time
 SO_BASE = 2048			# krelay/uapi/krelay.h
 KRELAY_SO_ORIGINAL_DST = SO_BASE
 KRELAY_SO_CLIENT = SO_BASE
+KRELAY_SO_LISTENER = SO_BASE + 1
 ETH_P_ALL = 0x0003		# outgoing frames reach only ETH_P_ALL sockets
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
@@ -465,6 +470,7 @@ def fakerelay(pos):
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("0.0.0.0", gport))
     ls.listen(8)
+    ls.setsockopt(socket.IPPROTO_IP, KRELAY_SO_LISTENER, None, 0)
     open(ready, "w").close()
     ls.settimeout(30)
     c, (cip, cport) = ls.accept()
@@ -522,6 +528,25 @@ def http(pos):
     return 0
 
 
+def squat(pos):
+    port, ready, stop = int(pos[0]), pos[1], pos[2]
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(8)
+    ls.settimeout(0.2)
+    open(ready, "w").close()
+    while not os.path.exists(stop):
+        try:
+            c, peer = ls.accept()
+        except socket.timeout:
+            continue
+        print("accepted %s:%d" % peer, flush=True)
+        c.close()
+    ls.close()
+    return 0
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__)
@@ -544,6 +569,8 @@ def main():
         return fakerelay(pos)
     if cmd == "http":
         return http(pos)
+    if cmd == "squat":
+        return squat(pos)
     print(__doc__)
     return 2
 

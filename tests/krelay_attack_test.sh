@@ -412,6 +412,50 @@ testClosedRelaySocketCannotBeImpersonated() {
 	start_tcp_relay
 }
 
+# Issue 18, item 2: a local user listening on gport while tcp_relay is
+# down gets no client: steered SYNs go to the registered listener alone,
+# and with none they are refused (RST) and counted.
+testGportSquatterGetsNoClient() {
+	local gp before out
+	gp=$(th_knob gport)
+	stop_tcp_relay
+	$NOBODY python3 "$ATTACK" squat "$gp" "$T/sq.ready" "$T/sq.stop" >"$T/sq.out" 2>&1 &
+	BG+=($!)
+	th_wait_until 10 test -e "$T/sq.ready" || fail "squatter: $(cat "$T/sq.out")"
+	before=$(counter no_listener)
+	out=$(page)
+	echo "attack: client with nobody on gport $gp: $out; squatter: $(tr '\n' ' ' <"$T/sq.out")"
+	assertTrue "the client is refused: $out" "echo '$out' | grep -q 'Connection refused'"
+	assertEquals "the squatter got no connection" "" "$(cat "$T/sq.out")"
+	assertTrue "counted: $(since no_listener "$before")" "[ $(counter no_listener) -gt $before ]"
+	assertEquals "no listener registered" 0 "$(counter listener_port)"
+	touch "$T/sq.stop"
+	th_wait_until 10 sh -c "! ss -Hlnt 'sport = :$gp' | grep -q ."
+	start_tcp_relay
+	th_wait_until 10 curl_ok
+	assertTrue "tcp_relay registered again: clients served" $?
+	assertEquals "its listener registered" "$gp" "$(counter listener_port)"
+}
+
+# A raw write to gport: until tcp_relay registers a listener on the new
+# port, steering stays on the registered one; a local user who bound the
+# new port first gets nothing.
+testGportChangeKeepsSteeringToRegisteredListener() {
+	local gp new=$((16000 + 1 + RANDOM % 1000))
+	gp=$(th_knob gport)
+	$NOBODY python3 "$ATTACK" squat "$new" "$T/sq2.ready" "$T/sq2.stop" >"$T/sq2.out" 2>&1 &
+	BG+=($!)
+	th_wait_until 10 test -e "$T/sq2.ready" || fail "squatter: $(cat "$T/sq2.out")"
+	echo "$new" >$TH_PROC/gport
+	sleep 2		# tcp_relay tries the new port (taken) and keeps its own
+	assert_page "served through the registered listener after gport $gp -> $new"
+	assert_page "and again"
+	assertEquals "the squatter on $new got no connection" "" "$(cat "$T/sq2.out")"
+	assertEquals "steering stays on $gp" "$gp" "$(counter listener_port)"
+	echo "$gp" >$TH_PROC/gport
+	touch "$T/sq2.stop"
+}
+
 # Item 8: forged ICMP errors quoting a relayed flow.
 testIcmpErrorsCheckedBeforeTranslation() {
 	local q sn out bad0 red0

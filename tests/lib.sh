@@ -61,7 +61,7 @@ th_for_nobody() {
 # th_krelay_load [PARAM=VALUE...]: insmod the module built in the checkout,
 # with the in-tree modules it depends on.
 th_krelay_load() {
-	modprobe -q nf_defrag_ipv4 || return 1
+	modprobe -qa nf_defrag_ipv4 nf_reject_ipv4 || return 1
 	insmod "$TH_KO" "$@"
 }
 

@@ -90,6 +90,7 @@ static void packets(FILE *f, json_t *stats)
 static const char *const drop_reasons[] = {
 	"icmp_bad_checksum",	/* ICMP errors quoting a flow, bad checksum */
 	"icmp_redirect",	/* ICMP redirects quoting a flow */
+	"no_listener",		/* steered SYNs refused: no registered listener */
 	NULL
 };
 
@@ -200,6 +201,12 @@ enum MHD_Result metrics_get(struct MHD_Connection *c, struct request *r,
 	family(f, "krelay_tcp_relay_up", "gauge",
 	       "Whether a tcp_relay process is running.");
 	fprintf(f, "krelay_tcp_relay_up %d\n", rs.running);
+	family(f, "krelay_listener_port", "gauge",
+	       "The port of the listener steered SYNs go to (0: none registered, TCP clients refused).");
+	if (json_is_integer(json_object_get(stats, "listener_port")))
+		fprintf(f, "krelay_listener_port %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(stats,
+							   "listener_port")));
 	family(f, "krelay_tcp_relay_restarts_total", "counter",
 	       "Times webadmin restarted tcp_relay after it died.");
 	fprintf(f, "krelay_tcp_relay_restarts_total %u\n", rs.restarts);

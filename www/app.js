@@ -159,6 +159,14 @@
     if (tr.pid) parts.push('pid ' + tr.pid);
     if (tr.supervised) parts.push(tr.restarts + ' restart' + (tr.restarts === 1 ? '' : 's'));
     else parts.push('not supervised');
+    // Whether krelay steers to a registered listener, and on which port.
+    const lp = s.stats && s.stats.listener_port;
+    if (loaded && lp !== undefined) {
+      const gp = s.config && s.config.gport;
+      parts.push(!lp ? 'no listener registered: TCP clients refused'
+        : lp === gp ? 'listener on :' + lp
+        : 'listener on :' + lp + ', gport ' + gp + ' not yet');
+    }
     $('status-relay-detail').textContent = parts.join(' · ');
 
     const cfg = s.config;

@@ -45,7 +45,19 @@
  * this local port is already in use by another flow (bind again).
  */
 #define KRELAY_SO_CLIENT		(KRELAY_SO_BASE)
-#define KRELAY_SO_SET_MAX		(KRELAY_SO_BASE + 1)
+
+/*
+ * setsockopt(fd, IPPROTO_IP, KRELAY_SO_LISTENER, NULL, 0) on tcp_relay's
+ * listening TCP socket, bound to the gateway port: steered SYNs go to
+ * this socket alone. While none is registered (or the registered one no
+ * longer listens) they are refused with a RST and counted (no_listener).
+ * A later registration replaces the earlier one; a gport change keeps
+ * steering to the registered listener until one on the new port is
+ * registered. Needs CAP_NET_ADMIN (EPERM); EINVAL unless the socket
+ * listens on the current gport.
+ */
+#define KRELAY_SO_LISTENER		(KRELAY_SO_BASE + 1)
+#define KRELAY_SO_SET_MAX		(KRELAY_SO_BASE + 2)
 
 #define KRELAY_TABLE_VERSION		1
 
