@@ -184,7 +184,12 @@ setUp() {
 
 tearDown() {
 	# shellcheck disable=SC2154
-	[ "${__shunit_testSuccess:-0}" = 0 ] || tail -20 "$T/tcp_relay.log"
+	[ "${__shunit_testSuccess:-0}" = 0 ] && return
+	tail -20 "$T/tcp_relay.log"
+	# a tcp_relay webadmin started logs there
+	[ -s "$T/webadmin.log" ] && echo "--- webadmin.log" && tail -20 "$T/webadmin.log"
+	[ -s "$T/dl.err" ] && echo "--- curl: $(cat "$T/dl.err")"
+	return 0
 }
 
 # ---- tests
@@ -337,7 +342,7 @@ download_start() {
 		http://$RELAY:81/big.bin 2>"$T/dl.err" &
 	DL_PID=$!
 	th_wait_until 20 dl_bytes_over 500000 ||
-		fail "download did not start"
+		fail "download did not start: $(cat "$T/dl.err"); server :81: $(srv ss -Hlnt 'sport = :81')"
 }
 
 # download_end: wait for it; sets DL_RC (curl's status) and DL_SECS (how
