@@ -148,7 +148,7 @@ static int query_proto(struct MHD_Connection *c, int *proto)
 enum MHD_Result api_nat_get(struct MHD_Connection *c, struct request *r,
 			    const char *url)
 {
-	struct kmod_table t;
+	struct kr_table t;
 	struct in_addr cip = { 0 };
 	unsigned int cport = 0;
 	long offset, limit, matched = 0;
@@ -182,7 +182,7 @@ enum MHD_Result api_nat_get(struct MHD_Connection *c, struct request *r,
 				   "TABLE socket option: %s", strerror(-err));
 	entries = json_array();
 	for (i = 0; entries && i < t.returned; i++) {
-		const struct krelay_entry *e = kmod_table_entry(&t, i);
+		const struct krelay_entry *e = kr_table_entry(&t, i);
 
 		if (proto && e->proto != proto)
 			continue;
@@ -193,7 +193,7 @@ enum MHD_Result api_nat_get(struct MHD_Connection *c, struct request *r,
 			json_array_append_new(entries, entry_json(e));
 		matched++;
 	}
-	kmod_table_free(&t);
+	kr_table_free(&t);
 	res = json_pack("{s:I, s:I, s:o}", "count", (json_int_t)matched,
 			"offset", (json_int_t)offset, "entries", entries);
 	if (!res)

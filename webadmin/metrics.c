@@ -42,7 +42,7 @@ static void nat_entries(FILE *f, json_t *stats)
 	json_t *tcp = json_object_get(stats, "entries_tcp");
 	json_t *udp = json_object_get(stats, "entries_udp");
 	unsigned long long ntcp = 0, nudp = 0;
-	struct kmod_table t;
+	struct kr_table t;
 	uint32_t i;
 	int err;
 
@@ -56,12 +56,12 @@ static void nat_entries(FILE *f, json_t *stats)
 			return;
 		}
 		for (i = 0; i < t.returned; i++) {
-			const struct krelay_entry *e = kmod_table_entry(&t, i);
+			const struct krelay_entry *e = kr_table_entry(&t, i);
 
 			ntcp += e->proto == IPPROTO_TCP;
 			nudp += e->proto == IPPROTO_UDP;
 		}
-		kmod_table_free(&t);
+		kr_table_free(&t);
 	}
 	fprintf(f, "krelay_nat_entries{proto=\"tcp\"} %llu\n", ntcp);
 	fprintf(f, "krelay_nat_entries{proto=\"udp\"} %llu\n", nudp);
