@@ -17,6 +17,7 @@ SBINDIR = $(PREFIX)/sbin
 WWWDIR = $(PREFIX)/share/krelay/www
 MANDIR = $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DKMSDIR = /usr/src/krelay-$(VERSION)
 export KVER KDIR V
 
@@ -171,7 +172,7 @@ install: progs
 	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(WWWDIR) \
 		$(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DKMSDIR)/uapi \
-		$(DESTDIR)/etc/krelay $(DESTDIR)/etc/sysctl.d
+		$(DESTDIR)/etc/krelay $(DESTDIR)/etc/sysctl.d $(DESTDIR)$(SYSUSERSDIR)
 	$(Q)install -m 0755 tcp_relay/tcp_relay webadmin/webadmin \
 		krelayctl/krelayctl $(DESTDIR)$(SBINDIR)
 	$(Q)install -m 0644 www/* $(DESTDIR)$(WWWDIR)
@@ -183,8 +184,11 @@ install: progs
 	$(Q)install -m 0644 krelay/uapi/krelay.h $(DESTDIR)$(DKMSDIR)/uapi
 	$(Q)$(subst) dist/dkms.conf.in > $(DESTDIR)$(DKMSDIR)/dkms.conf
 	$(Q)install -m 0644 dist/sysctl-krelay.conf $(DESTDIR)/etc/sysctl.d/60-krelay.conf
+	$(Q)install -m 0644 dist/sysusers-krelay.conf $(DESTDIR)$(SYSUSERSDIR)/krelay.conf
 	$(Q)[ -e $(DESTDIR)/etc/krelay/krelay.conf ] || \
 		install -m 0644 dist/krelay.conf $(DESTDIR)/etc/krelay/krelay.conf
+	$(Q)if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/krelay.conf || true; fi
 	$(Q)if [ -z "$(DESTDIR)" ] && command -v dkms >/dev/null; then \
 		dkms add krelay/$(VERSION) || true; \
 		dkms install krelay/$(VERSION) || \
@@ -200,7 +204,8 @@ uninstall:
 		$(addprefix $(DESTDIR)$(MANDIR)/man4/,$(notdir $(MAN4))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
-		$(DESTDIR)/etc/sysctl.d/60-krelay.conf
+		$(DESTDIR)/etc/sysctl.d/60-krelay.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/krelay.conf
 	$(Q)rm -rf $(DESTDIR)$(WWWDIR) $(DESTDIR)$(DKMSDIR)
 	$(Q)rmdir $(DESTDIR)$(PREFIX)/share/krelay 2>/dev/null || true
 	$(Q)if cmp -s dist/krelay.conf $(DESTDIR)/etc/krelay/krelay.conf; then \

@@ -3,9 +3,7 @@
  * tcp_relay: accepts the TCP connections krelay steers to the gateway
  * port and relays each client/server pair in a pre-forked child.
  */
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 
 #include <linux/capability.h>
 
@@ -16,9 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,7 +365,9 @@ listener_register(void)
 
 	if (conf.standalone || lfd == -1)
 		return;
+	priv_effective(CAP_BIT(CAP_NET_ADMIN));
 	err = krelay_listener(lfd) == -1 ? errno : 0;
+	priv_effective(0);
 	if (err != 0 && err != last_errno) {
 		errno = err;
 		log_warn("port %d: registering the listener with krelay%s", lport,
@@ -402,7 +400,11 @@ gport_check(void)
 	if (port == lport)
 		return;
 	/* Retried every second, told once. */
-	if ((fd = listen_open(port, port == gport_failed)) == -1) {
+	if (port < 1024)
+		priv_effective(CAP_BIT(CAP_NET_BIND_SERVICE));
+	fd = listen_open(port, port == gport_failed);
+	priv_effective(0);
+	if (fd == -1) {
 		gport_failed = port;
 		return;
 	}
@@ -452,53 +454,16 @@ pidfile_write(void)
 	pidfile_written = 1;
 }
 
+/*
+ * Once tcp_relay has become its user it may not remove a pidfile in a
+ * root's directory: the file stays, harmless, as its lock is gone.
+ */
 static void
 pidfile_remove(void)
 {
-	if (pidfile_written && unlink(conf.pidfile) == -1)
+	if (pidfile_written && unlink(conf.pidfile) == -1 &&
+	    errno != EACCES && errno != EPERM)
 		log_warn("%s", conf.pidfile);
-}
-
-/*
- * Once listening, become -u's user and keep only what the CLIENT option
- * needs (CAP_NET_ADMIN), and binding a new gport if it is below 1024.
- * Dropping capabilities is not fatal: without them there is nothing to
- * drop.
- */
-static void
-drop_privileges(void)
-{
-	struct __user_cap_header_struct	 hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct	 data[_LINUX_CAPABILITY_U32S_3];
-	struct passwd			*pw;
-	__u32				 keep;
-
-	if (conf.user != NULL) {
-		if ((pw = getpwnam(conf.user)) == NULL)
-			fatalx("unknown user %s", conf.user);
-		if (prctl(PR_SET_KEEPCAPS, 1) == -1 ||
-		    setgroups(1, &pw->pw_gid) == -1 ||
-		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1 ||
-		    prctl(PR_SET_KEEPCAPS, 0) == -1)
-			fatal("cannot become %s", conf.user);
-	}
-	keep = 1U << CAP_NET_ADMIN;
-	if (lport < 1024)
-		keep |= 1U << CAP_NET_BIND_SERVICE;
-	if (syscall(SYS_capget, &hdr, data) == -1) {
-		log_warn("capget");
-		return;
-	}
-	/* After setresuid() only the permitted set survives. */
-	data[0].effective = data[0].permitted & keep;
-	data[0].permitted &= keep;
-	data[0].inheritable = 0;
-	data[1].effective = data[1].permitted = data[1].inheritable = 0;
-	if (syscall(SYS_capset, &hdr, data) == -1)
-		log_warn("capset");
 }
 
 static void
@@ -573,7 +538,7 @@ main(int argc, char *argv[])
 	signals(&waitmask);
 	pidfile_write();
 	start_listening();
-	drop_privileges();
+	priv_drop(conf.user, !conf.standalone, lport < 1024);
 	pool_init();
 	if (conf.standalone)
 		log_info("listening on port %d, relaying to %s", lport,

@@ -257,6 +257,7 @@ spawn(void)
 				close(children[i].ctl);
 		close(idle_chan[0]);
 		child_signals();
+		priv_child();
 		child_main(sv[1]);
 	}
 	close(sv[1]);

@@ -51,6 +51,12 @@ void		 fatalx(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2), __noreturn__));
 const char	*log_sockaddr(const struct sockaddr_in *);
 
+/* priv.c */
+#define CAP_BIT(cap)	((uint64_t)1 << (cap))
+void		 priv_drop(const char *, int, int);
+void		 priv_effective(uint64_t);
+void		 priv_child(void);
+
 /* main.c */
 void		 listeners_close(void);
 

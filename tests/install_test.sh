@@ -41,6 +41,7 @@ testInstallLaysOutFiles() {
 	want=$(sort <<-LIST
 	etc/krelay/krelay.conf
 	etc/sysctl.d/60-krelay.conf
+	usr/local/lib/sysusers.d/krelay.conf
 	usr/local/lib/systemd/system/krelay.service
 	usr/local/lib/systemd/system/webadmin.service
 	usr/local/sbin/krelayctl
@@ -58,6 +59,8 @@ testInstallLaysOutFiles() {
 	got=$(cd "$D" && find . -type f | sed 's|^\./||' | grep -v -e '^usr/local/share/krelay/www/' -e '^usr/src/krelay-[^/]*/[^/]*\.[ch]$' | sort)
 	assertEquals "installed files" "$want" "$got"
 	assertEquals "www/ installed" "$(ls "$TH_TOP/www")" "$(ls "$D/usr/local/share/krelay/www")"
+	assertEquals "sysusers: webadmin's HTTP user and tcp_relay's, each its own" "krelay krelay-relay" \
+		"$(awk '$1 == "u" { printf "%s%s", s, $2; s = " " }' "$D/usr/local/lib/sysusers.d/krelay.conf")"
 	assertEquals "module sources in the DKMS tree" \
 		"$(cd "$TH_TOP/krelay" && printf '%s\n' *.c *.h | grep -v '\.mod\.c$' | sort)" \
 		"$(cd "$D/usr/src/krelay-$VERSION" && printf '%s\n' *.c *.h | sort)"

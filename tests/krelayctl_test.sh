@@ -168,9 +168,11 @@ testSetAndGet() {
 
 testListFiltersDeleteAndFlush() {
 	"$KC" start || fail "start"
+	th_listener_start || fail "no stand-in listener on gport"
 	udp_flow 5001
 	udp_flow 5002
 	tcp_flow 5003
+	th_listener_stop
 	th_wait_until 5 nat_has udp 10.0.0.1:5002 ||
 		fail "no UDP flow: start $(cat "$TH_START"), stats: $(tr '\n' ' ' < "$TH_PROC/stats")"
 	th_wait_until 5 nat_has tcp 10.0.0.1:5003 ||

@@ -70,6 +70,44 @@ th_krelay_unload() {
 	rmmod krelay
 }
 
+# th_privs PID: a process's privileges from /proc/PID/status, one line:
+# "uid=R,E,S,F eff=.. prm=.. inh=.. amb=.. bnd=.. nnp=N" (capability sets
+# in hex as the kernel prints them).
+th_privs() {
+	awk '/^Uid:/ { u = $2 "," $3 "," $4 "," $5 }
+	     /^CapEff:/ { e = $2 } /^CapPrm:/ { p = $2 } /^CapInh:/ { i = $2 }
+	     /^CapAmb:/ { a = $2 } /^CapBnd:/ { b = $2 } /^NoNewPrivs:/ { n = $2 }
+	     END { if (u != "") printf "uid=%s eff=%s prm=%s inh=%s amb=%s bnd=%s nnp=%s\n", u, e, p, i, a, b, n }' \
+		"/proc/$1/status" 2>/dev/null
+}
+
+# th_listener_start: tcp_relay's listener without tcp_relay: a socket on
+# gport registered with krelay (the LISTENER option), so that steered SYNs
+# start flows (they are refused while no listener is registered). It
+# accepts nothing. th_listener_stop ends it.
+th_listener_start() {
+	local ready
+	ready=$(mktemp -u)
+	python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(64)
+s.setsockopt(socket.IPPROTO_IP, 2049, None, 0)    # KRELAY_SO_LISTENER
+open(sys.argv[2], "w").close()
+time.sleep(3600)' "$(th_knob gport)" "$ready" &
+	TH_LISTENER_PID=$!
+	th_wait_until 5 test -e "$ready"
+	local rc=$?
+	rm -f "$ready"
+	return $rc
+}
+
+th_listener_stop() {
+	[ -n "${TH_LISTENER_PID:-}" ] && th_kill_wait "$TH_LISTENER_PID"
+	TH_LISTENER_PID=
+}
+
 # th_knob NAME: the value of /proc/krelay/NAME.
 th_knob() { cat "$TH_PROC/$1"; }
 

@@ -22,7 +22,7 @@ twostep PORT FILE      echo once (print it), wait for FILE, echo again
 hold PORT SRC N FILE   N connections from address SRC that send nothing,
                        held until FILE exists; print "closed K" (K the
                        ones the relay closed meanwhile)
-from PORT SRC N        N echo exchanges one after the other from address
+echofrom PORT SRC N    N echo exchanges one after the other from address
                        SRC; print "ok K"
 silent PORT            connect, send nothing, print how the connection
                        ends and after how many seconds
@@ -378,7 +378,7 @@ def main():
         clientrst(port)
     elif cmd == "hold":
         hold(port, args[0], int(args[1]), args[2])
-    elif cmd == "from":
+    elif cmd == "echofrom":
         from_src(port, args[0], int(args[1]))
     elif cmd == "silent":
         silent(port)

@@ -71,6 +71,11 @@ oneTimeSetUp() {
 		echo "tcp_relay_test: $RELAY is missing: run make first" >&2
 		exit 1
 	fi
+	# Started as root, tcp_relay becomes nobody (or krelay-relay): it must
+	# still read the gport files the tests write here.
+	if [ "$(id -u)" = 0 ]; then
+		chmod 0755 "$SHUNIT_TMPDIR" "${SHUNIT_TMPDIR%/*}"
+	fi
 	start_server $ECHO_PORT echo
 	start_server $REPLY_PORT reply
 	start_server $RST_PORT rst
@@ -427,7 +432,7 @@ testIdleClientsFillingThePoolDoNotLockOthersOut() {
 	th_wait_until 10 sh -c "[ \$(pgrep -P $RELAY_PID | wc -l) -ge 8 ]"
 	sleep 1
 	for a in 127.0.1.1 127.0.1.2 127.0.1.3 127.0.1.4; do
-		out=$(peer from 22120 $a 1 2>&1 | tail -n 1)
+		out=$(peer echofrom 22120 $a 1 2>&1 | tail -n 1)
 		[ "$out" = "ok 1" ] && served=$((served + 1))
 	done
 	touch "$go"
@@ -453,12 +458,46 @@ testPerPrefixCap() {
 	BG_PIDS="$BG_PIDS $!"
 	th_wait_until 10 sh -c "[ \$(pgrep -P $RELAY_PID | wc -l) -ge 2 ]"
 	sleep 1
-	out=$(peer from 22130 127.0.2.3 1 2>/dev/null | tail -n 1)
+	out=$(peer echofrom 22130 127.0.2.3 1 2>/dev/null | tail -n 1)
 	assertEquals "a third address of the /24 is over the cap" "ok 0" "$out"
-	out=$(peer from 22130 127.0.3.1 1 2>/dev/null | tail -n 1)
+	out=$(peer echofrom 22130 127.0.3.1 1 2>/dev/null | tail -n 1)
 	assertEquals "another /24 is not" "ok 1" "$out"
 	touch "$go"
 	wait_bg
+}
+
+# Started as root, tcp_relay never relays as root: it becomes -u's user
+# (by default krelay-relay, else nobody), empties its bounding set, sets
+# no_new_privs and keeps CAP_NET_ADMIN permitted only in krelay mode
+# (raised in children, for CLIENT), nothing in standalone mode.
+testPrivilegesDroppedForGood() {
+	local z=0000000000000000 na=0000000000001000 user uid kid err
+	[ "$(id -u)" = 0 ] || { startSkipping; return; }
+	user=nobody
+	getent passwd krelay-relay >/dev/null && user=krelay-relay
+	uid=$(id -u "$user")
+	start_relay 22140 -p 22140 -n 2 -t 127.0.0.1:$ECHO_PORT
+	th_wait_until 5 sh -c "[ \$(pgrep -P $RELAY_PID | wc -l) -ge 2 ]"
+	kid=$(pgrep -P "$RELAY_PID" | head -n 1)
+	assertEquals "standalone parent" \
+		"uid=$uid,$uid,$uid,$uid eff=$z prm=$z inh=$z amb=$z bnd=$z nnp=1" "$(th_privs "$RELAY_PID")"
+	assertEquals "standalone child" \
+		"uid=$uid,$uid,$uid,$uid eff=$z prm=$z inh=$z amb=$z bnd=$z nnp=1" "$(th_privs "$kid")"
+	assertTrue "the log names the user" "grep -q 'running as $user' '$RELAY_LOG'"
+	th_kill_wait "$RELAY_PID"
+	# krelay mode (no module here: the listener is not registered, no matter)
+	start_relay 22141 -p 22141 -n 2 -u nobody
+	th_wait_until 5 sh -c "[ \$(pgrep -P $RELAY_PID | wc -l) -ge 2 ]"
+	kid=$(pgrep -P "$RELAY_PID" | head -n 1)
+	assertEquals "krelay-mode parent: CAP_NET_ADMIN permitted, not effective" \
+		"uid=65534,65534,65534,65534 eff=$z prm=$na inh=$z amb=$z bnd=$z nnp=1" "$(th_privs "$RELAY_PID")"
+	assertEquals "krelay-mode child: CAP_NET_ADMIN effective" \
+		"uid=65534,65534,65534,65534 eff=$na prm=$na inh=$z amb=$z bnd=$z nnp=1" "$(th_privs "$kid")"
+	th_kill_wait "$RELAY_PID"
+	RELAY_PID=
+	err=$(timeout 10 "$RELAY" -l 127.0.0.1 -p 22142 -u root -t 127.0.0.1:$ECHO_PORT 2>&1)
+	assertEquals "-u root: exit status" 1 $?
+	assertTrue "-u root refused: $err" "echo '$err' | grep -q 'refusing to relay as root'"
 }
 
 testBadOptionsRejectedWithExitTwo() {
@@ -515,7 +554,10 @@ testSigtermExitsCleanlyLeavingNoChildren() {
 		"before after" "$out"
 	# shellcheck disable=SC2086
 	assertFalse "expected no child left of ($kids)" "kill -0 $kids 2>/dev/null"
-	assertFalse "expected the pidfile removed" "[ -e '$pidfile' ]"
+	# (run as root, tcp_relay is nobody by then: the file may stay; its
+	# lock is what says whether a tcp_relay runs)
+	assertTrue "expected the pidfile's lock released" \
+		"python3 -c 'import fcntl, sys; fcntl.lockf(open(sys.argv[1], \"r+\"), fcntl.LOCK_EX | fcntl.LOCK_NB)' '$pidfile'"
 	RELAY_PID=""
 }
 
