@@ -162,7 +162,9 @@ oneTimeSetUp() {
 	srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
 		--no-hosts --bind-interfaces --listen-address=192.168.0.10 \
 		--user=root --address=/test.lab/192.0.2.1 --pid-file="$T/dns.pid" &
-	srv python3 "$ATTACK" echo 192.168.0.10 81 "$T/echo.log" &
+	# not through srv(): $! must be the server itself (ip netns exec execs
+	# it), or it outlives the suite and holds port 81 for the next one
+	ip netns exec srv python3 "$ATTACK" echo 192.168.0.10 81 "$T/echo.log" &
 	ECHO_PID=$!
 	th_wait_until 15 srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
 		fail "httpd did not start"
@@ -176,6 +178,7 @@ oneTimeTearDown() {
 	relay_alive && th_kill_wait "$(relay_pid)"
 	[ -s "$T/dns.pid" ] && th_kill_wait "$(cat "$T/dns.pid")"
 	[ -n "$ECHO_PID" ] && th_kill_wait "$ECHO_PID"
+	pkill -f "$ATTACK echo 192.168.0.10 81"
 	pkill -f "http.server 80 --bind 192.168.0.10"
 	th_krelay_unload
 	nft delete table ip krattack 2>/dev/null

@@ -149,6 +149,9 @@ oneTimeSetUp() {
 		http-request return status 200 content-type text/plain string stress-page
 	EOT
 	srv haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
+	# (a listener left on :81 by an earlier suite would answer instead)
+	srv ss -Hlnt 'sport = :81' | grep -q . &&
+		fail "port 81 is taken: $(srv ss -Hlntp 'sport = :81')"
 	srv python3 -m http.server 81 --directory "$T/www" >/dev/null 2>&1 &
 	srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
 		--no-hosts --bind-interfaces --listen-address=192.168.0.10 \
