@@ -31,7 +31,7 @@ qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 shunit2 libmicrohttpd-dev libjansson-dev
 dnsmasq-base dnsutils curl tcpdump iproute2 iputils-ping ethtool nftables procps
 python3 perl psmisc jq chromium chromium-driver python3-selenium haproxy
-python3-scapy clang libclang-rt-14-dev dkms man-db libcap2-bin
+python3-scapy clang libclang-rt-14-dev dkms man-db libcap2-bin libseccomp-dev
 "
 series="6.1 6.12"
 for group in "$@"; do

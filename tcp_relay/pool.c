@@ -258,6 +258,7 @@ spawn(void)
 		close(idle_chan[0]);
 		child_signals();
 		priv_child();
+		priv_seccomp();
 		child_main(sv[1]);
 	}
 	close(sv[1]);

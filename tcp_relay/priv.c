@@ -15,6 +15,9 @@
  * for the CLIENT option. In standalone mode (-t) there is no krelay to
  * ask: no CAP_NET_ADMIN at all.
  *
+ * A child then confines itself with a seccomp filter (libseccomp): the
+ * system calls a pair needs, any other kills it.
+ *
  * Started without privileges (a user's standalone relay), there is nothing
  * to give up beyond capabilities it might hold: the same sets are kept,
  * no_new_privs set, and the check is the same.
@@ -27,6 +30,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <seccomp.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <string.h>
@@ -192,4 +196,49 @@ priv_child(void)
 	caps_get(&eff, &prm, &inh);
 	prm &= bit(CAP_NET_ADMIN);
 	caps_set(prm, prm);
+}
+
+/*
+ * What a child does from its first pair on: take a socket from the
+ * parent, ask krelay, connect, splice, log, tell the parent it is idle;
+ * and what libc does underneath (memory, time, signals' return).
+ */
+static const int child_syscalls[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(close), SCMP_SYS(splice),
+	SCMP_SYS(pipe2), SCMP_SYS(fcntl), SCMP_SYS(ioctl), SCMP_SYS(poll),
+	SCMP_SYS(ppoll), SCMP_SYS(socket), SCMP_SYS(bind), SCMP_SYS(connect),
+	SCMP_SYS(setsockopt), SCMP_SYS(getsockopt), SCMP_SYS(getsockname),
+	SCMP_SYS(getpeername), SCMP_SYS(shutdown), SCMP_SYS(recvmsg),
+	SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(sendmsg),
+	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(brk),
+	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
+	SCMP_SYS(futex), SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(newfstatat), SCMP_SYS(fstat), SCMP_SYS(lseek),
+	SCMP_SYS(getrandom),
+};
+
+/* In a child, after priv_child(): only child_syscalls from here on. */
+void
+priv_seccomp(void)
+{
+	scmp_filter_ctx	 ctx;
+	size_t		 i;
+	int		 err;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		fatalx("seccomp_init");
+	for (i = 0; i < sizeof(child_syscalls) / sizeof(child_syscalls[0]);
+	    i++)
+		if ((err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		    child_syscalls[i], 0)) < 0) {
+			errno = -err;
+			fatal("seccomp_rule_add");
+		}
+	if ((err = seccomp_load(ctx)) < 0) {
+		errno = -err;
+		fatal("seccomp_load");
+	}
+	seccomp_release(ctx);
 }

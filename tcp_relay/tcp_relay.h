@@ -56,6 +56,7 @@ const char	*log_sockaddr(const struct sockaddr_in *);
 void		 priv_drop(const char *, int, int);
 void		 priv_effective(uint64_t);
 void		 priv_child(void);
+void		 priv_seccomp(void);
 
 /* main.c */
 void		 listeners_close(void);

@@ -71,13 +71,14 @@ th_krelay_unload() {
 }
 
 # th_privs PID: a process's privileges from /proc/PID/status, one line:
-# "uid=R,E,S,F eff=.. prm=.. inh=.. amb=.. bnd=.. nnp=N" (capability sets
-# in hex as the kernel prints them).
+# "uid=R,E,S,F eff=.. prm=.. inh=.. amb=.. bnd=.. nnp=N seccomp=M"
+# (capability sets in hex as the kernel prints them; seccomp 2: a filter).
 th_privs() {
 	awk '/^Uid:/ { u = $2 "," $3 "," $4 "," $5 }
 	     /^CapEff:/ { e = $2 } /^CapPrm:/ { p = $2 } /^CapInh:/ { i = $2 }
 	     /^CapAmb:/ { a = $2 } /^CapBnd:/ { b = $2 } /^NoNewPrivs:/ { n = $2 }
-	     END { if (u != "") printf "uid=%s eff=%s prm=%s inh=%s amb=%s bnd=%s nnp=%s\n", u, e, p, i, a, b, n }' \
+	     /^Seccomp:/ { c = $2 }
+	     END { if (u != "") printf "uid=%s eff=%s prm=%s inh=%s amb=%s bnd=%s nnp=%s seccomp=%s\n", u, e, p, i, a, b, n, c }' \
 		"/proc/$1/status" 2>/dev/null
 }
 

@@ -205,7 +205,7 @@ testTcpRelayKeepsOnlyNetAdminAsNobody() {
 	p=$(relay_pid)
 	th_wait_until 10 kids_at_least "$p" 4
 	assertEquals "tcp_relay's parent" \
-		"uid=65534,65534,65534,65534 eff=$z prm=$na inh=$z amb=$z bnd=$z nnp=1" \
+		"uid=65534,65534,65534,65534 eff=$z prm=$na inh=$z amb=$z bnd=$z nnp=1 seccomp=0" \
 		"$(th_privs "$p")"
 	for c in $(pgrep -P "$p"); do
 		# a spare may go between pgrep and here
@@ -213,7 +213,7 @@ testTcpRelayKeepsOnlyNetAdminAsNobody() {
 		[ -n "$st" ] || continue
 		n=$((n + 1))
 		assertEquals "child $c" \
-			"uid=65534,65534,65534,65534 eff=$na prm=$na inh=$z amb=$z bnd=$z nnp=1" "$st"
+			"uid=65534,65534,65534,65534 eff=$na prm=$na inh=$z amb=$z bnd=$z nnp=1 seccomp=2" "$st"
 	done
 	assertTrue "children checked: $n" "[ $n -ge 4 ]"
 	assertTrue "relaying as nobody" traffic_ok

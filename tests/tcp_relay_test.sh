@@ -480,9 +480,9 @@ testPrivilegesDroppedForGood() {
 	th_wait_until 5 sh -c "[ \$(pgrep -P $RELAY_PID | wc -l) -ge 2 ]"
 	kid=$(pgrep -P "$RELAY_PID" | head -n 1)
 	assertEquals "standalone parent" \
-		"uid=$uid,$uid,$uid,$uid eff=$z prm=$z inh=$z amb=$z bnd=$z nnp=1" "$(th_privs "$RELAY_PID")"
+		"uid=$uid,$uid,$uid,$uid eff=$z prm=$z inh=$z amb=$z bnd=$z nnp=1 seccomp=0" "$(th_privs "$RELAY_PID")"
 	assertEquals "standalone child" \
-		"uid=$uid,$uid,$uid,$uid eff=$z prm=$z inh=$z amb=$z bnd=$z nnp=1" "$(th_privs "$kid")"
+		"uid=$uid,$uid,$uid,$uid eff=$z prm=$z inh=$z amb=$z bnd=$z nnp=1 seccomp=2" "$(th_privs "$kid")"
 	assertTrue "the log names the user" "grep -q 'running as $user' '$RELAY_LOG'"
 	th_kill_wait "$RELAY_PID"
 	# krelay mode (no module here: the listener is not registered, no matter)
@@ -490,9 +490,9 @@ testPrivilegesDroppedForGood() {
 	th_wait_until 5 sh -c "[ \$(pgrep -P $RELAY_PID | wc -l) -ge 2 ]"
 	kid=$(pgrep -P "$RELAY_PID" | head -n 1)
 	assertEquals "krelay-mode parent: CAP_NET_ADMIN permitted, not effective" \
-		"uid=65534,65534,65534,65534 eff=$z prm=$na inh=$z amb=$z bnd=$z nnp=1" "$(th_privs "$RELAY_PID")"
+		"uid=65534,65534,65534,65534 eff=$z prm=$na inh=$z amb=$z bnd=$z nnp=1 seccomp=0" "$(th_privs "$RELAY_PID")"
 	assertEquals "krelay-mode child: CAP_NET_ADMIN effective" \
-		"uid=65534,65534,65534,65534 eff=$na prm=$na inh=$z amb=$z bnd=$z nnp=1" "$(th_privs "$kid")"
+		"uid=65534,65534,65534,65534 eff=$na prm=$na inh=$z amb=$z bnd=$z nnp=1 seccomp=2" "$(th_privs "$kid")"
 	th_kill_wait "$RELAY_PID"
 	RELAY_PID=
 	err=$(timeout 10 "$RELAY" -l 127.0.0.1 -p 22142 -u root -t 127.0.0.1:$ECHO_PORT 2>&1)
