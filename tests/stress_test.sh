@@ -187,7 +187,9 @@ setUp() {
 
 tearDown() {
 	# shellcheck disable=SC2154
-	[ "${__shunit_testSuccess:-0}" = 0 ] && return
+	if [ "${__shunit_testSuccess:-0}" = 0 ]; then
+		return 0
+	fi
 	tail -20 "$T/tcp_relay.log"
 	# a tcp_relay webadmin started logs there
 	[ -s "$T/webadmin.log" ] && echo "--- webadmin.log" && tail -20 "$T/webadmin.log"
