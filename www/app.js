@@ -31,7 +31,8 @@
 
   // credentials: 'omit' keeps the browser's own password prompt away; the
   // Authorization header is ours.
-  async function api(method, path, body) {
+  // signingIn: a 401 is the login form's answer, not a lost session.
+  async function api(method, path, body, signingIn) {
     const headers = { Accept: 'application/json' };
     if (auth) headers.Authorization = 'Basic ' + auth;
     if (method !== 'GET') headers['Content-Type'] = 'application/json';
@@ -41,7 +42,7 @@
     });
     let data = null;
     try { data = await res.json(); } catch (e) { data = null; }
-    if (res.status === 401 && path !== '/api/status?login') showLogin('Please sign in again.');
+    if (res.status === 401 && !signingIn) showLogin('Please sign in again.');
     return { status: res.status, data };
   }
 
@@ -73,7 +74,7 @@
     auth = btoa(unescape(encodeURIComponent(user + ':' + pass)));
     $('login-submit').disabled = true;
     try {
-      const r = await api('GET', '/api/status?login');
+      const r = await api('GET', '/api/status', undefined, true);
       if (r.status === 200) {
         sessionStorage.setItem(AUTH_KEY, auth);
         $('login-password').value = '';
