@@ -24,7 +24,8 @@ stamp="$(stat -c %Y "$src" 2>/dev/null) $(sha256sum < "$self" | cut -c1-16)"
 # Options the lab and the checkers need; a .config without one of them is
 # configured again.
 needed="KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK VIRTIO_NET 9P_FS VETH
-	USER_NS NF_TABLES NF_TABLES_INET NFT_NAT NF_CONNTRACK NF_DEFRAG_IPV4"
+	USER_NS NF_TABLES NF_TABLES_INET NFT_NAT NFT_OBJREF NF_CONNTRACK NF_DEFRAG_IPV4
+	NF_REJECT_IPV4"
 missing() {
 	for o in $needed; do
 		grep -q "^CONFIG_$o=y" "${1:-.}/.config" 2>/dev/null ||
@@ -88,7 +89,7 @@ if [ ! -f .config ] || [ "$(cat .config.krelay 2>/dev/null)" != "$stamp" ] ||
 	  -e NF_CONNTRACK -e NF_CONNTRACK_PROCFS -e NF_CONNTRACK_MARK -e NF_NAT \
 	  -e IPV6 -e NF_DEFRAG_IPV4 -e NF_TABLES -e NF_TABLES_INET -e NF_TABLES_IPV4 \
 	  -e NFT_CT -e NFT_NAT -e NFT_MASQ -e NFT_REDIR -e NFT_REJECT -e NFT_LIMIT \
-	  -e NFT_LOG -e NFT_COUNTER -e NFT_QUOTA -e NF_LOG_SYSLOG \
+	  -e NFT_LOG -e NFT_COUNTER -e NFT_QUOTA -e NFT_OBJREF -e NF_LOG_SYSLOG \
 	  -e NETFILTER_XTABLES -e IP_NF_IPTABLES -e IP_NF_FILTER -e IP_NF_NAT \
 	  -e IP_NF_TARGET_MASQUERADE -e NETFILTER_XT_MATCH_CONNTRACK \
 	  -e PERF_EVENTS -e KALLSYMS -e KALLSYMS_ALL
