@@ -132,6 +132,23 @@ static int source_for(struct sock *sk, __be32 dst, __be32 *src)
 }
 
 /*
+ * What every set option asks: its argument's exact size, CAP_NET_ADMIN,
+ * a TCP socket, and the namespace krelay hooks.
+ */
+static int set_allowed(struct sock *sk, unsigned int len, unsigned int want)
+{
+	if (len != want)
+		return -EINVAL;
+	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	if (!is_tcp(sk))
+		return -ENOPROTOOPT;
+	if (!net_eq(sock_net(sk), &init_net))
+		return -ENOENT;
+	return 0;
+}
+
+/*
  * Link tcp_relay's bound, unconnected server-side socket to the client
  * flow cl names: its packets leave with the client's address (T3), and
  * the server's answers to client:y come back to it (T4).
@@ -148,14 +165,9 @@ static int set_client(struct sock *sk, sockptr_t arg, unsigned int len)
 	__be16 y;
 	int err;
 
-	if (len != sizeof(cl))
-		return -EINVAL;
-	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
-		return -EPERM;
-	if (!is_tcp(sk))
-		return -ENOPROTOOPT;
-	if (!net_eq(sock_net(sk), &init_net))
-		return -ENOENT;
+	err = set_allowed(sk, len, sizeof(cl));
+	if (err)
+		return err;
 	if (copy_from_sockptr(&cl, arg, sizeof(cl)))
 		return -EFAULT;
 
@@ -198,14 +210,9 @@ static int set_listener(struct sock *sk, sockptr_t arg, unsigned int len)
 {
 	int err;
 
-	if (len != 0)
-		return -EINVAL;
-	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
-		return -EPERM;
-	if (!is_tcp(sk))
-		return -ENOPROTOOPT;
-	if (!net_eq(sock_net(sk), &init_net))
-		return -ENOENT;
+	err = set_allowed(sk, len, 0);
+	if (err)
+		return err;
 
 	lock_sock(sk);
 	err = sk->sk_family != AF_INET || sk->sk_state != TCP_LISTEN ||
