@@ -126,13 +126,6 @@ static void reverse(const struct krelay_tuple *t, struct krelay_tuple *r)
 	r->proto = t->proto;
 }
 
-/* A SYN alone: what T1 hands to the registered listener. */
-static bool pure_syn(const struct krelay_pkt *p)
-{
-	return p->t.proto == IPPROTO_TCP &&
-	       (p->tcpflags & (TCPHDR_SYN | TCPHDR_ACK)) == TCPHDR_SYN;
-}
-
 /* No registered listener: the client gets a RST from the service port. */
 static unsigned int refuse_syn(struct sk_buff *skb,
 			       const struct nf_hook_state *state)
@@ -143,9 +136,12 @@ static unsigned int refuse_syn(struct sk_buff *skb,
 }
 
 /*
- * The SYN goes to the registered listener and to no other socket (the
- * stack takes skb->sk before any lookup, as for TPROXY); the reference
- * from krelay_listener_hold() passes to the skb.
+ * A new flow's SYN goes to the registered listener and to no other socket
+ * (the stack takes skb->sk before any lookup, as for TPROXY); the
+ * reference from krelay_listener_hold() passes to the skb. Later packets
+ * of the flow, a retransmitted SYN included, take the normal lookup: they
+ * belong to the request or connection that SYN made, and a SYN handed to
+ * the listener again would put a second request on the same tuple.
  */
 static void steer(struct sk_buff *skb, struct sock *sk)
 {
@@ -304,11 +300,6 @@ static unsigned int krelay_hook(struct sk_buff *skb,
 			return PTR_ERR(f) == -ENOTCONN ? refuse_syn(skb, state) :
 							  NF_DROP;
 		n = &f->node[KRELAY_ROLE_ORIG];
-	} else if (pre && n->role == KRELAY_ROLE_ORIG && pure_syn(&p)) {
-		/* a retransmitted SYN of a flow not yet accepted */
-		lsk = krelay_listener_hold(NULL);
-		if (!lsk)
-			return refuse_syn(skb, state);
 	}
 	if (n->role == KRELAY_ROLE_SRV_OUT && !srv_out_socket_ok(skb, f, &p)) {
 		krelay_count(KRELAY_STAT_IMPOSTOR);
