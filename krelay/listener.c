@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The registered listener: tcp_relay's listening socket, named with the
- * LISTENER socket option, is the one socket steered SYNs (T1) go to. The
- * SYN is handed to it at PRE_ROUTING (skb->sk, as TPROXY does), so no
- * other socket bound to gport can receive it; while none is registered,
- * or the registered one no longer listens, steered SYNs are refused with
- * a RST and counted. A later registration replaces the earlier one, so a
+ * LISTENER socket option, is the one socket steered flows (T1) go to. The
+ * SYN that starts a flow is handed to it at PRE_ROUTING (skb->sk, as TPROXY
+ * does), so no other socket bound to gport can receive it; while none is
+ * registered, or the registered one no longer listens, such SYNs are
+ * refused with a RST and counted. A later registration replaces the earlier one, so a
  * gport change keeps steering to the old listener until tcp_relay
  * registers its new one.
  *
