@@ -52,6 +52,49 @@ static int get_table(struct sock *sk, void __user *user, int *len)
 	return err;
 }
 
+static bool filter_ok(const struct krelay_table_filter *f)
+{
+	return f->client_prefix <= 32 && !f->pad[0] && !f->pad[1] &&
+	       !f->pad[2] && (!f->proto || f->proto == IPPROTO_TCP ||
+			      f->proto == IPPROTO_UDP);
+}
+
+static int get_table_page(struct sock *sk, void __user *user, int *len)
+{
+	struct krelay_table_query q;
+	struct krelay_entry *e;
+	unsigned int max;
+	int err = 0;
+
+	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	if (!net_eq(sock_net(sk), &init_net))
+		return -ENOENT;
+	if (*len < (int)(sizeof(q) + sizeof(*e)))
+		return -EINVAL;
+	if (copy_from_user(&q, user, sizeof(q)))
+		return -EFAULT;
+	if (q.version != KRELAY_TABLE_VERSION || q.record_size || q.count ||
+	    q.returned || q.stop || !filter_ok(&q.filter) ||
+	    !krelay_table_cursor_ok(q.cursor))
+		return -EINVAL;
+	max = min_t(unsigned int, (*len - sizeof(q)) / sizeof(*e),
+		    KRELAY_TABLE_PAGE_MAX);
+	e = kvcalloc(max, sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return -ENOMEM;
+	q.record_size = sizeof(*e);
+	q.returned = krelay_table_page(&q.filter, &q.cursor, e, max, &q.stop);
+	q.count = krelay_table_count(IPPROTO_TCP) +
+		  krelay_table_count(IPPROTO_UDP);
+	*len = sizeof(q) + q.returned * sizeof(*e);
+	if (copy_to_user(user, &q, sizeof(q)) ||
+	    copy_to_user(user + sizeof(q), e, q.returned * sizeof(*e)))
+		err = -EFAULT;
+	kvfree(e);
+	return err;
+}
+
 static bool is_tcp(const struct sock *sk)
 {
 	return sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP;
@@ -108,6 +151,8 @@ static int krelay_get(struct sock *sk, int optval, void __user *user, int *len)
 		return get_original_dst(sk, user, len);
 	case KRELAY_SO_TABLE:
 		return get_table(sk, user, len);
+	case KRELAY_SO_TABLE_PAGE:
+		return get_table_page(sk, user, len);
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -251,6 +296,8 @@ int krelay_sockopt_init(void)
 	/* The same records for 32-bit and 64-bit user space. */
 	BUILD_BUG_ON(sizeof(struct krelay_entry) != 80);
 	BUILD_BUG_ON(offsetof(struct krelay_entry, packets) != 48);
+	BUILD_BUG_ON(sizeof(struct krelay_table_query) != 40);
+	BUILD_BUG_ON(offsetof(struct krelay_table_query, filter) != 28);
 	return nf_register_sockopt(&krelay_sockopts);
 }
 

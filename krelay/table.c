@@ -570,60 +570,66 @@ void krelay_flow_export(const struct krelay_flow *f, struct krelay_entry *e)
 	}
 }
 
+/*
+ * Where the nat file's reader is: the skip'th ORIG node of a bucket, shown
+ * as record pos. A read that goes on where the last one stopped resumes
+ * there instead of walking the table again from the start (which made
+ * reading a big table quadratic).
+ */
 struct nat_iter {
-	unsigned int bucket;
+	unsigned int	bucket, skip;
+	loff_t		pos;
 };
 
-/* The first ORIG node from h on, moving on to the following buckets. */
-static struct krelay_node *nat_scan(struct nat_iter *it, struct hlist_node *h)
+/* The node the iterator names, or the first ORIG node after it. */
+static struct krelay_node *nat_seek(struct nat_iter *it)
 {
 	struct krelay_node *n;
+	unsigned int i;
 
-	for (;;) {
-		for (; h; h = rcu_dereference(hlist_next_rcu(h))) {
-			n = hlist_entry(h, struct krelay_node, hnode);
-			if (n->role == KRELAY_ROLE_ORIG)
+	for (; it->bucket <= hmask; it->bucket++, it->skip = 0) {
+		i = 0;
+		hlist_for_each_entry_rcu(n, &buckets[it->bucket], hnode)
+			if (n->role == KRELAY_ROLE_ORIG && i++ == it->skip)
 				return n;
-		}
-		if (++it->bucket > hmask)
-			return NULL;
-		h = rcu_dereference(hlist_first_rcu(&buckets[it->bucket]));
 	}
-}
-
-static struct krelay_node *nat_first(struct nat_iter *it)
-{
-	it->bucket = 0;
-	return nat_scan(it, rcu_dereference(hlist_first_rcu(&buckets[0])));
-}
-
-static struct krelay_node *nat_after(struct nat_iter *it,
-				     struct krelay_node *n)
-{
-	return nat_scan(it, rcu_dereference(hlist_next_rcu(&n->hnode)));
+	return NULL;
 }
 
 static void *nat_start(struct seq_file *s, loff_t *pos)
 	__acquires(RCU)
 {
+	struct nat_iter *it = s->private;
 	struct krelay_node *n;
-	loff_t i;
 
 	rcu_read_lock();
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
-	n = nat_first(s->private);
-	for (i = 1; n && i < *pos; i++)
-		n = nat_after(s->private, n);
+	if (*pos == it->pos)
+		return nat_seek(it);
+	it->bucket = 0;
+	it->skip = 0;
+	n = nat_seek(it);
+	for (it->pos = 1; n && it->pos < *pos; it->pos++) {
+		it->skip++;
+		n = nat_seek(it);
+	}
 	return n;
 }
 
 static void *nat_next(struct seq_file *s, void *v, loff_t *pos)
 {
+	struct nat_iter *it = s->private;
+
 	(*pos)++;
-	if (v == SEQ_START_TOKEN)
-		return nat_first(s->private);
-	return nat_after(s->private, v);
+	if (v == SEQ_START_TOKEN) {
+		it->bucket = 0;
+		it->skip = 0;
+	} else {
+		it->skip++;
+	}
+	it->pos = *pos;
+	return nat_seek(it);
 }
 
 static void nat_stop(struct seq_file *s, void *v)
@@ -697,6 +703,107 @@ unsigned int krelay_table_dump(struct krelay_entry *e, unsigned int max)
 
 	walk_flows(dump_one, &d);
 	return d.total;
+}
+
+static bool page_match(const struct krelay_flow *f,
+		       const struct krelay_table_filter *flt)
+{
+	u32 mask = flt->client_prefix ?
+		   ~0U << (32 - flt->client_prefix) : 0;
+
+	return (!flt->proto || f->proto == flt->proto) &&
+	       (!flt->state || READ_ONCE(f->state) == flt->state) &&
+	       !((ntohl(f->client_ip) ^ ntohl(flt->client_ip)) & mask) &&
+	       (!flt->client_port || f->client_port == flt->client_port);
+}
+
+struct page_bucket {
+	unsigned int	matched;	/* flows that match */
+	unsigned int	taken;		/* of them, stored */
+	unsigned int	resume;		/* ORIG index of the first not stored */
+	unsigned int	nodes;		/* nodes in the chain */
+};
+
+/*
+ * One bucket's matching flows from its skip'th ORIG node on, into e while
+ * they fit. Caller holds the RCU read lock.
+ */
+static void page_bucket(unsigned int b, unsigned int skip,
+			const struct krelay_table_filter *flt,
+			struct krelay_entry *e, unsigned int room,
+			struct page_bucket *pb)
+{
+	unsigned int orig = 0;
+	struct krelay_node *n;
+
+	memset(pb, 0, sizeof(*pb));
+	hlist_for_each_entry_rcu(n, &buckets[b], hnode) {
+		pb->nodes++;
+		if (n->role != KRELAY_ROLE_ORIG || orig++ < skip ||
+		    !page_match(krelay_node_flow(n), flt))
+			continue;
+		if (pb->taken < room)
+			krelay_flow_export(krelay_node_flow(n), &e[pb->taken++]);
+		else if (pb->matched == pb->taken)
+			pb->resume = orig - 1;
+		pb->matched++;
+	}
+}
+
+/*
+ * A page of the table from *cursor (bucket << 32 | ORIG nodes to skip in
+ * it): whole buckets while they fit, so that a flow present throughout a
+ * walk is returned once; a bucket alone bigger than the page is split by
+ * position. Stops when the next bucket does not fit, after
+ * KRELAY_TABLE_SCAN nodes and buckets, or at the end
+ * (*cursor = KRELAY_TABLE_END).
+ */
+unsigned int krelay_table_page(const struct krelay_table_filter *flt,
+			       u64 *cursor, struct krelay_entry *e,
+			       unsigned int max, u32 *stop)
+{
+	unsigned int b = *cursor >> 32, skip = (u32)*cursor;
+	unsigned int n = 0, scanned = 0;
+	struct page_bucket pb;
+
+	if (*cursor == KRELAY_TABLE_END) {
+		*stop = KRELAY_TABLE_STOP_END;
+		return 0;
+	}
+	for (; b <= hmask; b++, skip = 0) {
+		rcu_read_lock();
+		page_bucket(b, skip, flt, e + n, max - n, &pb);
+		rcu_read_unlock();
+		if (pb.taken < pb.matched) {
+			/* Keep the bucket whole unless it alone fills a page. */
+			if (n) {
+				*cursor = (u64)b << 32;
+			} else {
+				n = pb.taken;
+				*cursor = (u64)b << 32 | pb.resume;
+			}
+			*stop = KRELAY_TABLE_STOP_FULL;
+			return n;
+		}
+		n += pb.taken;
+		scanned += pb.nodes + 1;	/* an empty bucket costs too */
+		if (scanned >= KRELAY_TABLE_SCAN && b < hmask) {
+			*cursor = (u64)(b + 1) << 32;
+			*stop = KRELAY_TABLE_STOP_SCAN;
+			return n;
+		}
+		if ((b & 1023) == 1023)
+			cond_resched();
+	}
+	*cursor = KRELAY_TABLE_END;
+	*stop = KRELAY_TABLE_STOP_END;
+	return n;
+}
+
+/* Whether a cursor from user space names a position in this table. */
+bool krelay_table_cursor_ok(u64 cursor)
+{
+	return cursor == KRELAY_TABLE_END || (cursor >> 32) <= hmask;
 }
 
 struct delete_arg {

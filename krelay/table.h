@@ -97,4 +97,10 @@ void krelay_flow_export(const struct krelay_flow *f, struct krelay_entry *e);
 /* Fill up to max records; returns the total number of flows. */
 unsigned int krelay_table_dump(struct krelay_entry *e, unsigned int max);
 
+/* One page of flows matching flt from *cursor (uapi/krelay.h); returns how many. */
+unsigned int krelay_table_page(const struct krelay_table_filter *flt,
+			       u64 *cursor, struct krelay_entry *e,
+			       unsigned int max, u32 *stop);
+bool krelay_table_cursor_ok(u64 cursor);
+
 #endif /* _KRELAY_TABLE_H */

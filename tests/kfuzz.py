@@ -201,6 +201,13 @@ def setsockopt(fd, opt, buf, length):
 def getsockopt(fd, opt, size, length, null_len=False, bad_ptr=False):
     # the kernel may believe length: never let it write past the buffer
     b = ctypes.create_string_buffer(max(size, 1) if length <= size else 1 << 21)
+    if rng.random() < 0.5:
+        # a query (TABLE_PAGE reads one): random, or version 1 and a
+        # random cursor and filter
+        head = os.urandom(min(size, 40))
+        if rng.random() < 0.5 and len(head) >= 40:
+            head = struct.pack("=II", 1, 0) + head[8:16] + bytes(12) + head[28:]
+        ctypes.memmove(b, head, len(head))
     ln = ctypes.c_int(length)
     ptr = ctypes.c_void_p(16) if bad_ptr else b
     rc = libc.getsockopt(fd, socket.IPPROTO_IP, opt, ptr,
@@ -260,7 +267,8 @@ def cmd_sockopt(n, expect_unpriv=False):
         tried += 1
         key = "%s %s" % (what, errno.errorcode.get(err, "ok") if err else "ok")
         seen[key] = seen.get(key, 0) + 1
-        if expect_unpriv and not err and (what == "set" or opt == SO_BASE + 1):
+        if expect_unpriv and not err and (what == "set" or
+                                          opt in (SO_BASE + 1, SO_BASE + 2)):
             fail("unprivileged %s of option %d on %s succeeded" % (what, opt, kind))
     for k in sorted(seen):
         print(k, seen[k])

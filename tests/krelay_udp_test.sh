@@ -321,6 +321,86 @@ testZeroUdpChecksumStaysZero() {
 		"$(grep -A1 '10.0.0.1.40600 >' "$T/srv.txt")" "[no cksum]"
 }
 
+# walk_table N [PROTO STATE IP/BITS PORT]: TABLE_PAGE pages of N records
+# from the start to the end (tests/sockopt_probe walk).
+walk_table() { "$TH_TOP/tests/sockopt_probe" walk "$@" > "$T/walk"; }
+walk_records() { grep -v '^pages ' "$T/walk" | sort; }
+walk_summary() { sed -n 's/^pages /pages /p' "$T/walk"; }
+# assert_walk MESSAGE EXPECTED: the walk's records are EXPECTED's lines
+# (sorted); on a mismatch, the counts and the first differences.
+assert_walk() {
+	local d
+	printf '%s\n' "$2" | sed '/^$/d' > "$T/walk.want"
+	walk_records > "$T/walk.got"
+	d=$(diff "$T/walk.want" "$T/walk.got" | grep '^[<>]' | head -5)
+	assertEquals "$1 ($(wc -l < "$T/walk.want") expected, $(wc -l < "$T/walk.got") walked; first differences: $d)" "" "$d"
+}
+walk_field() { walk_summary | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+
+testTablePagesWalkTheWholeTableOnce() {
+	local size n
+	# 1024 buckets for 40,000 flows: about 39 in each, so that pages
+	# split buckets and a filter meets the scan bound.
+	th_krelay_unload
+	th_krelay_load start=1 hashsize=1024 || fail "load with hashsize=1024"
+	setUp
+	th_set udp_timeout 600
+	cli python3 "$TH_TOP/tests/attack.py" flood --dst $RELAY --dport 53 \
+		--kind dns --src 10.0.0.100-10.0.0.101 --sport 20000 -n 40000 >/dev/null
+	# Until the server has answered what it will: the states stay put.
+	th_wait_until 60 sh -c "a=\$(cut -d' ' -f2 $TH_PROC/nat | sort | uniq -c); sleep 1;
+		[ \"\$a\" = \"\$(cut -d' ' -f2 $TH_PROC/nat | sort | uniq -c)\" ]"
+	nat_lines | awk '{ print $1, $3, $2 }' | sort > "$T/want"
+	n=$(wc -l < "$T/want")
+	assertTrue "flows in the table: $n" "[ $n -ge 39000 ]"
+
+	for size in 1 7 1000 16384; do
+		walk_table $size || fail "walk $size: $(tail -1 "$T/walk")"
+		assert_walk "pages of $size put together: the table, each flow once" "$(cat "$T/want")"
+		assertTrue "pages of $size hold at most $size: $(walk_summary)" \
+			"[ $(walk_field max) -le $size ]"
+		assertEquals "pages of $size: one end" 1 "$(walk_field end)"
+		assertEquals "pages of $size: count is the table's" "$n" "$(walk_field count)"
+		[ $size = 1 ] && assertEquals "pages of 1: one a flow" "$n" "$(walk_field pages)"
+	done
+
+	# A filter that matches nothing stops at the scan bound (65,536 buckets and nodes;
+	# each UDP flow has two) and goes on from there.
+	walk_table 1000 0 0 10.0.1.0/24 0
+	assert_walk "no flow from 10.0.1.0/24" ""
+	assertTrue "pages stopped at the scan bound: $(walk_summary)" \
+		"[ $(walk_field scan) -ge 1 ]"
+	walk_table 10 17 0 10.0.0.101 20005
+	assert_walk "client 10.0.0.101:20005" "$(grep ' 10.0.0.101:20005 ' "$T/want")"
+	walk_table 1000 6 0 0.0.0.0/0 0
+	assert_walk "no TCP flows" ""
+	walk_table 1000 17 0 10.0.0.100/31 0
+	assert_walk "10.0.0.100/31 and UDP: every flow" "$(cat "$T/want")"
+	# Half the flows, interleaved in every bucket: pages that split
+	# buckets resume at the right match.
+	for size in 1 7; do
+		walk_table $size 0 0 10.0.0.100 0
+		assert_walk "client 10.0.0.100 in pages of $size" "$(grep ' 10.0.0.100:' "$T/want")"
+	done
+	walk_table 500 0 2 0.0.0.0/0 0
+	assert_walk "state REPLIED" "$(grep ' REPLIED$' "$T/want")"
+	assertTrue "some flows answered" "[ -n \"\$(grep -m1 ' REPLIED$' "$T/want")\" ]"
+
+	for what in version pad prefix proto cursor out len; do
+		assertEquals "TABLE_PAGE with a bad $what" EINVAL \
+			"$("$TH_TOP/tests/sockopt_probe" page-bad $what)"
+	done
+	assertEquals "TABLE_PAGE, a good query (control)" ok \
+		"$("$TH_TOP/tests/sockopt_probe" page-bad none)"
+	local probe
+	probe=$(th_for_nobody "$TH_TOP/tests/sockopt_probe") || fail "a copy for nobody"
+	assertEquals "TABLE_PAGE unprivileged" EPERM \
+		"$(setpriv --reuid=65534 --regid=65534 --clear-groups "$probe" page-bad none)"
+	assertTrue "kernel warned" th_dmesg_clean
+	th_krelay_unload
+	th_krelay_load start=1 || fail "reload with the default hashsize"
+}
+
 testRmmodUnderTrafficLeavesKernelHealthy() {
 	( for _ in $(seq 30); do
 		cli python3 "$DNSQ" $RELAY test.lab -n 20 --timeout 0.5 >/dev/null

@@ -5,6 +5,13 @@
  *   table [N]          TABLE with room for N records: "count C returned R"
  *                      and one line per record
  *   table-len LEN      TABLE with a buffer of LEN bytes: errno name or "ok"
+ *   walk N [PROTO STATE IP/BITS PORT]
+ *                      TABLE_PAGE pages of N records from cursor 0 to the
+ *                      end (filter fields 0: any): "proto client state" per
+ *                      record, then "pages P full F scan S end E max M
+ *                      count C" (why pages stopped, the biggest page)
+ *   page-bad WHAT      TABLE_PAGE with one bad field (version, pad, prefix,
+ *                      proto, cursor, out, len): errno name or "ok"
  *   origdst-len LEN    ORIGINAL_DST, with LEN bytes, on a loopback
  *                      connection krelay has no flow for
  *   client-len LEN     CLIENT with LEN bytes naming a flow that does not
@@ -84,6 +91,102 @@ static int table_len(socklen_t len)
 	return 0;
 }
 
+static int page(struct krelay_table_query *q, unsigned int n,
+		struct krelay_entry *e, socklen_t *len)
+{
+	unsigned char *buf = malloc(sizeof(*q) + n * sizeof(*e));
+	int fd = tcp_socket(), rc;
+
+	*len = sizeof(*q) + n * sizeof(*e);
+	memcpy(buf, q, sizeof(*q));
+	rc = getsockopt(fd, IPPROTO_IP, KRELAY_SO_TABLE_PAGE, buf, len);
+	if (!rc) {
+		memcpy(q, buf, sizeof(*q));
+		memcpy(e, buf + sizeof(*q), q->returned * sizeof(*e));
+	}
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+static int walk(unsigned int n, char **argv, int argc)
+{
+	static const char *const names[] = KRELAY_STATE_NAMES;
+	struct krelay_table_query q = { .version = KRELAY_TABLE_VERSION };
+	struct krelay_table_filter f = { 0 };
+	struct krelay_entry *e = calloc(n, sizeof(*e));
+	unsigned int stops[3] = { 0 }, pages = 0, max = 0, i;
+	socklen_t len;
+
+	if (argc >= 4) {
+		char *slash = strchr(argv[2], '/');
+
+		f.proto = atoi(argv[0]);
+		f.state = atoi(argv[1]);
+		if (slash) {
+			*slash = '\0';
+			f.client_prefix = atoi(slash + 1);
+		}
+		f.client_ip = inet_addr(argv[2]);
+		f.client_port = htons(atoi(argv[3]));
+	}
+	do {
+		q.filter = f;
+		q.record_size = q.count = q.returned = q.stop = 0;
+		if (page(&q, n, e, &len)) {
+			printf("%s\n", result(-1));
+			return 1;
+		}
+		if (q.returned > n || q.stop > 2 ||
+		    len != sizeof(q) + q.returned * sizeof(*e) ||
+		    (q.stop == KRELAY_TABLE_STOP_END) != (q.cursor == KRELAY_TABLE_END)) {
+			printf("bad page: returned %u stop %u len %u\n",
+			       q.returned, q.stop, (unsigned int)len);
+			return 1;
+		}
+		for (i = 0; i < q.returned; i++)
+			printf("%s %s %s\n",
+			       e[i].proto == IPPROTO_TCP ? "tcp" : "udp",
+			       addr(&e[i].client), names[e[i].state]);
+		stops[q.stop]++;
+		max = q.returned > max ? q.returned : max;
+		if (++pages > 1000000) {
+			printf("no end\n");
+			return 1;
+		}
+	} while (q.cursor != KRELAY_TABLE_END);
+	printf("pages %u full %u scan %u end %u max %u count %u\n", pages,
+	       stops[KRELAY_TABLE_STOP_FULL], stops[KRELAY_TABLE_STOP_SCAN],
+	       stops[KRELAY_TABLE_STOP_END], max, q.count);
+	free(e);
+	return 0;
+}
+
+static int page_bad(const char *what)
+{
+	struct krelay_table_query q = { .version = KRELAY_TABLE_VERSION };
+	struct krelay_entry e[4];
+	unsigned int n = 4;
+	socklen_t len;
+
+	if (!strcmp(what, "version"))
+		q.version = KRELAY_TABLE_VERSION + 1;
+	else if (!strcmp(what, "pad"))
+		q.filter.pad[1] = 1;
+	else if (!strcmp(what, "prefix"))
+		q.filter.client_prefix = 33;
+	else if (!strcmp(what, "proto"))
+		q.filter.proto = IPPROTO_ICMP;
+	else if (!strcmp(what, "cursor"))
+		q.cursor = 0xffffffffULL << 32;
+	else if (!strcmp(what, "out"))
+		q.returned = 1;
+	else if (!strcmp(what, "len"))
+		n = 0;
+	printf("%s\n", result(page(&q, n, e, &len)));
+	return 0;
+}
+
 static int origdst_len(socklen_t len)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -147,6 +250,10 @@ int main(int argc, char **argv)
 		return table(n);
 	if (!strcmp(cmd, "table-len"))
 		return table_len(n);
+	if (!strcmp(cmd, "walk"))
+		return walk(n, argv + 3, argc - 3);
+	if (!strcmp(cmd, "page-bad") && argc > 2)
+		return page_bad(argv[2]);
 	if (!strcmp(cmd, "origdst-len"))
 		return origdst_len(n);
 	if (!strcmp(cmd, "client-len"))
@@ -154,6 +261,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "client-connected"))
 		return client_len(sizeof(struct krelay_client), 1);
 	fprintf(stderr, "usage: sockopt_probe table [N] | table-len LEN | "
+		"walk N [PROTO STATE IP/BITS PORT] | page-bad WHAT | "
 		"origdst-len LEN | client-len LEN | client-connected\n");
 	return 2;
 }

@@ -34,7 +34,26 @@
  * Needs CAP_NET_ADMIN.
  */
 #define KRELAY_SO_TABLE			(KRELAY_SO_BASE + 1)
-#define KRELAY_SO_GET_MAX		(KRELAY_SO_BASE + 2)
+
+/*
+ * getsockopt(fd, IPPROTO_IP, KRELAY_SO_TABLE_PAGE, buf, &len): one page of
+ * the table. buf starts with a struct krelay_table_query, filled in by the
+ * caller (version, cursor, filter; every other field zero), and the kernel
+ * writes the query back with its output fields set, followed by up to
+ * (len - sizeof(query)) / sizeof(struct krelay_entry) records, at most
+ * KRELAY_TABLE_PAGE_MAX. Needs CAP_NET_ADMIN; EINVAL for a bad version,
+ * cursor, filter or nonzero padding.
+ *
+ * The cursor is a position in the hash table, not an offset: a page costs
+ * what it returns plus at most KRELAY_TABLE_SCAN buckets and nodes
+ * skipped, however big the table. Start with cursor 0 and pass back the
+ * cursor each page returns until it is KRELAY_TABLE_END. A flow present
+ * for the whole walk is returned exactly once, unless one hash bucket
+ * holds more matches than a page (the walk then splits that bucket by
+ * position); flows added or removed during the walk may or may not show.
+ */
+#define KRELAY_SO_TABLE_PAGE		(KRELAY_SO_BASE + 2)
+#define KRELAY_SO_GET_MAX		(KRELAY_SO_BASE + 3)
 
 /*
  * setsockopt(fd, IPPROTO_IP, KRELAY_SO_CLIENT, &cl, sizeof(cl)) on
@@ -113,6 +132,37 @@ struct krelay_table_hdr {
 	__u32	count;		/* entries in the table */
 	__u32	returned;	/* records that follow */
 	__u32	record_size;	/* sizeof(struct krelay_entry) */
+};
+
+#define KRELAY_TABLE_END		(~0ULL)
+#define KRELAY_TABLE_PAGE_MAX		16384
+#define KRELAY_TABLE_SCAN		65536
+
+/* Which flows a page returns; a zero field matches every flow. */
+struct krelay_table_filter {
+	__be32	client_ip;
+	__be16	client_port;	/* 0: any */
+	__u8	client_prefix;	/* leading bits of client_ip to match, 0-32 */
+	__u8	proto;		/* IPPROTO_TCP, IPPROTO_UDP or 0 */
+	__u8	state;		/* enum krelay_state or 0 */
+	__u8	pad[3];
+};
+
+/* Why a page ended. */
+enum krelay_table_stop {
+	KRELAY_TABLE_STOP_END	= 0,	/* the whole table has been walked */
+	KRELAY_TABLE_STOP_FULL	= 1,	/* no room for the next match */
+	KRELAY_TABLE_STOP_SCAN	= 2,	/* KRELAY_TABLE_SCAN looked at */
+};
+
+struct krelay_table_query {
+	__u32				version;	/* in: KRELAY_TABLE_VERSION */
+	__u32				record_size;	/* out */
+	__u64				cursor;		/* in and out */
+	__u32				count;		/* out: flows in the table */
+	__u32				returned;	/* out: records that follow */
+	__u32				stop;		/* out: enum krelay_table_stop */
+	struct krelay_table_filter	filter;		/* in */
 };
 
 enum krelay_dir {
