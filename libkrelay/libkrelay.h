@@ -163,18 +163,25 @@ int kr_conf_load(const char *path, bool with_start, struct kr_set *s,
 /* Replace path with s's settings atomically (temporary file, rename). */
 int kr_conf_save(const char *path, const struct kr_set *s);
 
-/* table.c: the TABLE socket option */
+/* table.c: the TABLE_PAGE socket option */
 
-/* A copy of the NAT table as TABLE returned it. */
+/* A page of the NAT table as TABLE_PAGE returned it. */
 struct kr_table {
 	uint32_t	count;		/* entries in the kernel's table */
 	uint32_t	returned;	/* records in recs */
 	size_t		stride;		/* the kernel's record size */
+	uint64_t	next;		/* cursor of the next page, or KRELAY_TABLE_END */
+	uint32_t	stop;		/* enum krelay_table_stop */
 	unsigned char	*recs;
 };
 
-/* Ask TABLE until the whole table fits (CAP_NET_ADMIN). */
-int kr_table_read(struct kr_table *t);
+/*
+ * Up to max (1 to KRELAY_TABLE_PAGE_MAX) flows matching f (NULL: all) from
+ * cursor on (0: the start). CAP_NET_ADMIN; -errno, -EPROTO for a reply
+ * that makes no sense.
+ */
+int kr_table_page(const struct krelay_table_filter *f, uint64_t cursor,
+		  uint32_t max, struct kr_table *t);
 void kr_table_free(struct kr_table *t);
 
 static inline const struct krelay_entry *

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The NAT table through the TABLE socket option: a header and as many
- * records as fit; when the table grew in between, ask again with room for
- * the new count and some slack.
+ * The NAT table a page at a time, through the TABLE_PAGE socket option:
+ * the query (cursor and filter) goes in at the head of the buffer, and the
+ * kernel writes it back with its output fields, followed by the records.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,60 +13,57 @@
 
 #include "libkrelay.h"
 
-int kr_table_read(struct kr_table *t)
+int kr_table_page(const struct krelay_table_filter *f, uint64_t cursor,
+		  uint32_t max, struct kr_table *t)
 {
-	struct krelay_table_hdr hdr;
-	size_t want = 256, size;
-	unsigned char *buf = NULL, *nbuf;
+	struct krelay_table_query q = {
+		.version	= KRELAY_TABLE_VERSION,
+		.cursor		= cursor,
+	};
+	unsigned char *buf;
 	socklen_t len;
-	int fd, tries, err = -EAGAIN;
+	size_t size;
+	int fd, err;
 
 	memset(t, 0, sizeof(*t));
+	if (f)
+		q.filter = *f;
+	if (max < 1 || max > KRELAY_TABLE_PAGE_MAX)
+		return -EINVAL;
+	size = sizeof(q) + (size_t)max * sizeof(struct krelay_entry);
+	buf = malloc(size);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, &q, sizeof(q));
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	for (tries = 0; tries < 5; tries++) {
-		size = sizeof(hdr) + want * sizeof(struct krelay_entry);
-		if (size > (size_t)INT32_MAX) {
-			err = -E2BIG;
-			break;
-		}
-		nbuf = realloc(buf, size);
-		if (!nbuf) {
-			err = -ENOMEM;
-			break;
-		}
-		buf = nbuf;
-		len = size;
-		if (getsockopt(fd, IPPROTO_IP, KRELAY_SO_TABLE, buf, &len) < 0) {
-			err = -errno;
-			break;
-		}
-		if (len < sizeof(hdr)) {
-			err = -EPROTO;
-			break;
-		}
-		memcpy(&hdr, buf, sizeof(hdr));
-		if (hdr.version != KRELAY_TABLE_VERSION ||
-		    hdr.record_size < sizeof(struct krelay_entry) ||
-		    (size_t)hdr.returned * hdr.record_size > len - sizeof(hdr)) {
-			err = -EPROTO;
-			break;
-		}
-		if (hdr.returned >= hdr.count) {
-			t->count = hdr.count;
-			t->returned = hdr.returned;
-			t->stride = hdr.record_size;
-			t->recs = buf;
-			memmove(buf, buf + sizeof(hdr),
-				(size_t)hdr.returned * hdr.record_size);
-			close(fd);
-			return 0;
-		}
-		want = ((size_t)hdr.count + hdr.count / 8 + 64) *
-		       hdr.record_size / sizeof(struct krelay_entry) + 1;
+	if (fd < 0) {
+		err = -errno;
+		goto out;
 	}
+	len = size;
+	err = getsockopt(fd, IPPROTO_IP, KRELAY_SO_TABLE_PAGE, buf, &len) ?
+	      -errno : 0;
 	close(fd);
+	if (err)
+		goto out;
+	memcpy(&q, buf, sizeof(q));
+	if (len < sizeof(q) || q.version != KRELAY_TABLE_VERSION ||
+	    q.record_size < sizeof(struct krelay_entry) || q.returned > max ||
+	    (size_t)q.returned * q.record_size != len - sizeof(q) ||
+	    (q.cursor == cursor && q.returned == 0 &&
+	     q.stop != KRELAY_TABLE_STOP_END)) {
+		err = -EPROTO;
+		goto out;
+	}
+	memmove(buf, buf + sizeof(q), (size_t)q.returned * q.record_size);
+	t->count = q.count;
+	t->returned = q.returned;
+	t->stride = q.record_size;
+	t->next = q.cursor;
+	t->stop = q.stop;
+	t->recs = buf;
+	return 0;
+out:
 	free(buf);
 	return err;
 }

@@ -477,7 +477,9 @@ testModuleNotLoadedAnswers409() {
 testNatQueryNumbersAreChecked() {
 	wa_start
 	local q
-	for q in limit=abc offset=-1 limit=1e3 offset= limit=99999999999 proto=icmp client=10.0.0 client=10.0.0.1:0; do
+	for q in limit=abc offset=0 limit=1e3 limit=0 limit=16385 limit=99999999999 cursor= cursor=xyz \
+		 cursor=00000000000000000 proto=icmp state=ESTAB state= client=10.0.0 client=10.0.0.1:0 \
+		 client=10.0.0.1/33 client=10.0.0.1:5/8 client=/8; do
 		areq GET "/api/nat?$q"
 		assertEquals "GET /api/nat?$q" 400 "$CODE"
 		assertEquals "field named for $q" "\"${q%%=*}\"" "$(json field)"
@@ -838,7 +840,7 @@ testQueryParametersAreChecked() {
 	done
 	assertEquals "a repeated name" '"limit: given twice"' \
 		"$(areq GET '/api/nat?limit=1&limit=2'; json error)"
-	areq GET '/api/nat?limit=1&proto=udp&offset=0&client=10.0.0.1'
+	areq GET '/api/nat?limit=1&proto=udp&cursor=0&state=REPLIED&client=10.0.0.0/8'
 	# (the fake module has no TABLE socket option: 500, but not a 400)
 	assertNotEquals "every GET /api/nat parameter at once" 400 "$CODE"
 	areq GET '/index.html?v=2'

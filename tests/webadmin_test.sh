@@ -392,7 +392,7 @@ check_flows() {
 	    if exp != got: errs.append('%s: expected %r, got %r' % (what, exp, got))
 	def num(s): return None if s == '-' else int(s)
 	want('count', len(lines), d['count'])
-	want('offset', 0, d['offset'])
+	want('next (the whole table in one page)', None, d['next'])
 	byk = {(e['proto'], e['client']): e for e in d['entries']}
 	for key, relay, server, tcp in ((('udp', '10.0.0.1:40053'), '192.168.0.2:53', '192.168.0.10:53', False),
 	                                (('tcp', '10.0.0.1:40080'), '192.168.0.2:80', '192.168.0.10:80', True)):
@@ -443,16 +443,30 @@ testNatShowsUdpAndTcpFlows() {
 	assertEquals "flows in the API vs /proc/krelay/nat ($(cat $TH_PROC/nat))" OK "$(check_flows)"
 }
 
-# nat_query QUERY: "count offset entries protos clients" of GET /api/nat?QUERY.
+# nat_query QUERY: "count next entries protos clients" of GET /api/nat?QUERY.
 nat_query() {
 	areq GET "/api/nat?$1"
 	[ "$CODE" = 200 ] || { echo "HTTP $CODE"; return; }
 	jv 'def dash: if . == "" then "-" else . end;
-		"\(.count) \(.offset) \(.entries | length) \([.entries[].proto] | unique | join(",") | dash) \([.entries[].client] | join(",") | dash)"'
+		"\(.count) \(.next) \(.entries | length) \([.entries[].proto] | unique | join(",") | dash) \([.entries[].client] | join(",") | dash)"'
+}
+
+# nat_walk QUERY: every page of GET /api/nat?QUERY, following next: one line
+# "n client,client..." per page.
+nat_walk() {
+	local cursor= pages=0
+	while :; do
+		areq GET "/api/nat?$1${cursor:+&cursor=$cursor}"
+		[ "$CODE" = 200 ] || { echo "HTTP $CODE"; return; }
+		jv '"\(.entries | length) \([.entries[].client] | join(","))"'
+		cursor=$(jv '.next // ""')
+		pages=$((pages + 1))
+		[ -n "$cursor" ] && [ $pages -lt 20 ] || return 0
+	done
 }
 
 testNatPagingAndFilters() {
-	local p all page got=
+	local p all walk
 	th_set tcp_timeout_close 600	# the closed TCP flow stays for the test
 	for p in 40101 40102 40103 40104 40105; do dig_from 10.0.0.1 $p >/dev/null; done
 	for p in 40201 40202; do dig_from 10.0.0.3 $p >/dev/null; done
@@ -460,30 +474,39 @@ testNatPagingAndFilters() {
 	assertEquals "flows in /proc/krelay/nat" 8 "$(nat_keys | wc -l)"
 
 	all=$(nat_query "")
-	assertEquals "everything: count offset n" "8 0 8 tcp,udp" "$(echo "$all" | cut -d' ' -f1-4)"
-	assertEquals "limit=3" "8 0 3" "$(nat_query limit=3 | cut -d' ' -f1-3)"
-	assertEquals "offset=6&limit=3 (count stays the total)" "8 6 2" \
-		"$(nat_query 'offset=6&limit=3' | cut -d' ' -f1-3)"
-	assertEquals "offset=8" "8 8 0" "$(nat_query offset=8 | cut -d' ' -f1-3)"
-	assertEquals "limit=0" "8 0 0" "$(nat_query limit=0 | cut -d' ' -f1-3)"
-	for p in 0 3 6; do
-		page=$(nat_query "offset=$p&limit=3" | cut -d' ' -f5)
-		got=${got:+$got,}$page
-	done
-	assertEquals "pages of 3 put together are the whole table" \
-		"$(echo "$all" | cut -d' ' -f5)" "$got"
+	assertEquals "everything: count next n protos" "8 null 8 tcp,udp" "$(echo "$all" | cut -d' ' -f1-4)"
+	# Pages of 3 (whole hash buckets: at most 3 each) following next put
+	# together are the whole table, each flow once.
+	walk=$(nat_walk limit=3)
+	assertTrue "pages of at most 3: $walk" \
+		"echo '$walk' | awk '\$1 < 1 || \$1 > 3 { exit 1 }'"
+	assertTrue "at least 3 pages: $walk" "[ $(echo "$walk" | wc -l) -ge 3 ]"
+	assertEquals "pages of 3 put together are the whole table, once each" \
+		"$(echo "$all" | cut -d' ' -f5 | tr , '\n' | sort)" \
+		"$(echo "$walk" | cut -d' ' -f2 | tr , '\n' | sort)"
+	areq GET "/api/nat?limit=0"
+	assertEquals "limit=0" 400 "$CODE"
+	areq GET "/api/nat?cursor=ffffffff00000000"
+	assertEquals "a cursor past the hash table: $(cat "$T/body")" 400 "$CODE"
 
-	assertEquals "proto=tcp" "1 0 1 tcp 10.0.0.1:40180" "$(nat_query proto=tcp)"
-	assertEquals "proto=udp: count n protos" "7 0 7 udp" "$(nat_query proto=udp | cut -d' ' -f1-4)"
-	assertEquals "client=10.0.0.3" "2 0 2 udp" "$(nat_query client=10.0.0.3 | cut -d' ' -f1-4)"
+	# Filters run in the kernel; count stays the table's size.
+	assertEquals "proto=tcp" "8 null 1 tcp 10.0.0.1:40180" "$(nat_query proto=tcp)"
+	assertEquals "proto=udp: count next n protos" "8 null 7 udp" "$(nat_query proto=udp | cut -d' ' -f1-4)"
+	assertEquals "client=10.0.0.3" "8 null 2 udp" "$(nat_query client=10.0.0.3 | cut -d' ' -f1-4)"
 	assertEquals "client=10.0.0.3 clients" "10.0.0.3:40201,10.0.0.3:40202" \
 		"$(nat_query client=10.0.0.3 | cut -d' ' -f5 | tr , '\n' | sort | paste -sd,)"
-	assertEquals "client=10.0.0.1:40103" "1 0 1 udp 10.0.0.1:40103" "$(nat_query client=10.0.0.1:40103)"
-	assertEquals "client=10.0.0.1&proto=udp" "5 0 5 udp" \
+	assertEquals "client=10.0.0.1:40103" "8 null 1 udp 10.0.0.1:40103" "$(nat_query client=10.0.0.1:40103)"
+	assertEquals "client=10.0.0.1&proto=udp" "8 null 5 udp" \
 		"$(nat_query 'client=10.0.0.1&proto=udp' | cut -d' ' -f1-4)"
-	assertEquals "client=10.0.0.1&proto=udp&limit=2&offset=4" "5 4 1 udp" \
-		"$(nat_query 'client=10.0.0.1&proto=udp&limit=2&offset=4' | cut -d' ' -f1-4)"
-	assertEquals "client=10.0.0.9 (nobody)" "0 0 0 - -" "$(nat_query client=10.0.0.9)"
+	assertEquals "client=10.0.0.2/31 (.2 and .3)" "8 null 2 udp" \
+		"$(nat_query client=10.0.0.2/31 | cut -d' ' -f1-4)"
+	assertEquals "client=10.0.0.0/30 (.0 to .3)" "8 null 8 tcp,udp" \
+		"$(nat_query client=10.0.0.0/30 | cut -d' ' -f1-4)"
+	assertEquals "client=10.0.0.0/0 (everyone)" "8 null 8" \
+		"$(nat_query client=10.0.0.0/0 | cut -d' ' -f1-3)"
+	assertEquals "state=REPLIED" "8 null 7 udp" "$(nat_query state=REPLIED | cut -d' ' -f1-4)"
+	assertEquals "state=SYN_SENT (nobody)" "8 null 0 - -" "$(nat_query state=SYN_SENT)"
+	assertEquals "client=10.0.0.9 (nobody)" "8 null 0 - -" "$(nat_query client=10.0.0.9)"
 }
 
 testNatDeleteRemovesExactlyThatFlow() {
@@ -519,7 +542,7 @@ testNatDeleteAllFlushes() {
 	assertEquals "/proc/krelay/nat after the flush" \
 		"proto state client relay server gport relay_port age_s idle_s packets bytes" \
 		"$(cat $TH_PROC/nat)"
-	assertEquals "API count after the flush" "0 0 0 - -" "$(nat_query "")"
+	assertEquals "API count after the flush" "0 null 0 - -" "$(nat_query "")"
 }
 
 testMetricsMatchTheStats() {

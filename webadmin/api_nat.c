@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * GET /api/nat (the table from the TABLE socket option, filtered and paged)
+ * GET /api/nat (a page of the table from the TABLE_PAGE socket option,
+ * filtered in the kernel)
  * and DELETE /api/nat (?all=1 flushes; ?proto=&client= removes one flow).
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "webadmin.h"
 
 #define NAT_LIMIT_DEFAULT	1000
+#define NAT_LIMIT_MAX		KRELAY_TABLE_PAGE_MAX
 #define NAT_NUM_MAX		4194304
 
 static const char *const state_names[] = KRELAY_STATE_NAMES;
@@ -145,57 +148,153 @@ static int query_proto(struct MHD_Connection *c, int *proto)
 				MHD_GET_ARGUMENT_KIND, "proto"), proto);
 }
 
+/* NULL (the start: 0) or the hex cursor a page returned. */
+int nat_parse_cursor(const char *s, uint64_t *cursor)
+{
+	size_t i, n;
+
+	*cursor = 0;
+	if (!s)
+		return 0;
+	n = strlen(s);
+	if (n < 1 || n > 16)
+		return -1;
+	for (i = 0; i < n; i++) {
+		int d = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' :
+			s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 : -1;
+
+		if (d < 0)
+			return -1;
+		*cursor = *cursor << 4 | (uint64_t)d;
+	}
+	return 0;
+}
+
+/* The client filter: "ip", "ip:port" or "ip/bits" (0-32). */
+int nat_parse_client_filter(const char *s, struct krelay_table_filter *f)
+{
+	const char *slash = strchr(s, '/');
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr ip;
+	unsigned int port;
+	size_t len;
+	char *end;
+	long bits = 32;
+
+	if (slash) {
+		len = slash - s;
+		if (len >= sizeof(buf) || slash[1] < '0' || slash[1] > '9' ||
+		    strlen(slash + 1) > 2)
+			return -1;
+		bits = strtol(slash + 1, &end, 10);
+		if (*end || bits > 32)
+			return -1;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		if (strchr(buf, ':') || inet_pton(AF_INET, buf, &ip) != 1)
+			return -1;
+		port = 0;
+	} else if (nat_parse_client(s, false, &ip, &port) < 0) {
+		return -1;
+	}
+	f->client_ip = ip.s_addr;
+	f->client_port = htons(port);
+	f->client_prefix = bits;
+	return 0;
+}
+
+/* NULL (any: 0) or a state's name. */
+int nat_parse_state(const char *s, unsigned int *state)
+{
+	unsigned int i;
+
+	*state = 0;
+	if (!s)
+		return 0;
+	for (i = 1; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+		if (state_names[i] && strcmp(s, state_names[i]) == 0) {
+			*state = i;
+			return 0;
+		}
+	return -1;
+}
+
+static const char *query(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/*
+ * Pages from the kernel until limit entries are in, the table ends or a
+ * page stops for want of room; a page that stopped at the kernel's scan
+ * bound (a filter that skips much) is followed by the next.
+ */
 enum MHD_Result api_nat_get(struct MHD_Connection *c, struct request *r,
 			    const char *url)
 {
-	struct kr_table t;
-	struct in_addr cip = { 0 };
-	unsigned int cport = 0;
-	long offset, limit, matched = 0;
+	struct krelay_table_filter f = { 0 };
+	struct kr_table t = { 0 };
+	uint64_t cursor;
+	long limit, have = 0;
 	const char *client;
 	json_t *entries, *res;
-	int proto, err;
+	unsigned int state;
+	char next[20];
+	int proto, err = 0;
 	uint32_t i;
 
-	if (query_num(c, "offset", 0, &offset) < 0)
-		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "offset",
-					 "offset: must be a number from 0 to %d",
-					 NAT_NUM_MAX);
-	if (query_num(c, "limit", NAT_LIMIT_DEFAULT, &limit) < 0)
+	if (query_num(c, "limit", NAT_LIMIT_DEFAULT, &limit) < 0 ||
+	    limit < 1 || limit > NAT_LIMIT_MAX)
 		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "limit",
-					 "limit: must be a number from 0 to %d",
-					 NAT_NUM_MAX);
+					 "limit: must be a number from 1 to %d",
+					 NAT_LIMIT_MAX);
+	if (nat_parse_cursor(query(c, "cursor"), &cursor) < 0)
+		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "cursor",
+					 "cursor: must be the next value of an earlier page");
 	if (query_proto(c, &proto) < 0)
 		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "proto",
 					 "proto: must be tcp or udp");
-	client = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-					     "client");
-	if (client && nat_parse_client(client, false, &cip, &cport) < 0)
+	if (nat_parse_state(query(c, "state"), &state) < 0)
+		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "state",
+					 "state: not a state name (as in the nat file)");
+	client = query(c, "client");
+	if (client && nat_parse_client_filter(client, &f) < 0)
 		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "client",
-					 "client: expected IP or IP:PORT");
+					 "client: expected IP, IP:PORT or IP/BITS");
 	if (!priv_loaded())
 		return reply_module_not_loaded(c, r);
 
-	err = priv_table(&t);
-	if (err < 0)
-		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				   "TABLE socket option: %s", strerror(-err));
+	f.proto = proto;
+	f.state = state;
 	entries = json_array();
-	for (i = 0; entries && i < t.returned; i++) {
-		const struct krelay_entry *e = kr_table_entry(&t, i);
-
-		if (proto && e->proto != proto)
-			continue;
-		if (client && (e->client.ip != cip.s_addr ||
-			       (cport && ntohs(e->client.port) != cport)))
-			continue;
-		if (matched >= offset && matched - offset < limit)
-			json_array_append_new(entries, entry_json(e));
-		matched++;
+	t.next = cursor;
+	t.stop = KRELAY_TABLE_STOP_SCAN;
+	while (entries && have < limit && t.next != KRELAY_TABLE_END &&
+	       t.stop == KRELAY_TABLE_STOP_SCAN) {
+		err = priv_table(&f, t.next, limit - have, &t);
+		if (err < 0)
+			break;
+		for (i = 0; i < t.returned; i++)
+			json_array_append_new(entries,
+					      entry_json(kr_table_entry(&t, i)));
+		have += t.returned;
+		kr_table_free(&t);
 	}
-	kr_table_free(&t);
-	res = json_pack("{s:I, s:I, s:o}", "count", (json_int_t)matched,
-			"offset", (json_int_t)offset, "entries", entries);
+	if (err == -EINVAL) {
+		json_decref(entries);
+		return reply_field_error(c, r, MHD_HTTP_BAD_REQUEST, "cursor",
+					 "cursor: not a position in this table (module reloaded?)");
+	}
+	if (err < 0) {
+		json_decref(entries);
+		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   "TABLE_PAGE socket option: %s", strerror(-err));
+	}
+	snprintf(next, sizeof(next), "%" PRIx64, t.next);
+	res = json_pack("{s:I, s:o, s:o}", "count", (json_int_t)t.count,
+			"next", t.next == KRELAY_TABLE_END ? json_null() :
+				json_string(next),
+			"entries", entries);
 	if (!res)
 		return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   "out of memory");

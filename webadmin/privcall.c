@@ -151,14 +151,18 @@ json_t *priv_stats(void)
 	return obj;
 }
 
-int priv_table(struct kr_table *t)
+int priv_table(const struct krelay_table_filter *f, uint64_t cursor,
+	       uint32_t max, struct kr_table *t)
 {
+	struct ps_table_req q = { .cursor = cursor, .max = max };
 	struct ps_table *r;
 	size_t len;
 	int err;
 
 	memset(t, 0, sizeof(*t));
-	r = call(PS_TABLE, NULL, 0, sizeof(*r), PS_REPLY_MAX, &len);
+	if (f)
+		q.filter = *f;
+	r = call(PS_TABLE, &q, sizeof(q), sizeof(*r), PS_REPLY_MAX, &len);
 	err = r->err;
 	if (!err && (r->stride < sizeof(struct krelay_entry) ||
 		     (unsigned long long)r->returned * r->stride !=
@@ -171,6 +175,8 @@ int priv_table(struct kr_table *t)
 	t->count = r->count;
 	t->returned = r->returned;
 	t->stride = r->stride;
+	t->stop = r->stop;
+	t->next = r->next;
 	memmove(r, r + 1, len - sizeof(*r));
 	t->recs = (unsigned char *)r;
 	return 0;

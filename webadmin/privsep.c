@@ -47,7 +47,7 @@ static const size_t req_len[PS_TYPE_MAX] = {
 	[PS_STARTED]	= 0,
 	[PS_KNOBS]	= 0,
 	[PS_STATS]	= 0,
-	[PS_TABLE]	= 0,
+	[PS_TABLE]	= sizeof(struct ps_table_req),
 	[PS_RELAY]	= 0,
 	[PS_CONFIG]	= sizeof(struct ps_config),
 	[PS_START]	= sizeof(struct ps_start),
@@ -105,6 +105,7 @@ static int check_nat(const struct ps_nat *n)
 /* 0 when the request may be acted on; -1: refuse it. */
 int priv_check(const struct ps_hdr *h, const void *payload)
 {
+	struct ps_table_req t;
 	struct ps_config c;
 	struct ps_start s;
 	struct ps_nat n;
@@ -121,6 +122,9 @@ int priv_check(const struct ps_hdr *h, const void *payload)
 	case PS_NAT:
 		memcpy(&n, payload, sizeof(n));
 		return check_nat(&n);
+	case PS_TABLE:
+		memcpy(&t, payload, sizeof(t));
+		return t.max >= 1 && t.max <= KRELAY_TABLE_PAGE_MAX ? 0 : -1;
 	}
 	return 0;
 }
@@ -160,14 +164,14 @@ static void *do_stats(size_t *len)
 	return buf;
 }
 
-static void *do_table(size_t *len)
+static void *do_table(const struct ps_table_req *q, size_t *len)
 {
 	struct kr_table t;
 	struct ps_table *r;
 	size_t size;
 	int err;
 
-	err = kr_table_read(&t);
+	err = kr_table_page(&q->filter, q->cursor, q->max, &t);
 	size = err ? 0 : (size_t)t.returned * t.stride;
 	r = malloc(sizeof(*r) + size);
 	if (!r) {
@@ -179,6 +183,9 @@ static void *do_table(size_t *len)
 	r->count = err ? 0 : t.count;
 	r->returned = err ? 0 : t.returned;
 	r->stride = err ? 0 : t.stride;
+	r->stop = err ? 0 : t.stop;
+	r->pad = 0;
+	r->next = err ? 0 : t.next;
 	if (!err) {
 		memcpy(r + 1, t.recs, size);
 		kr_table_free(&t);
@@ -274,6 +281,7 @@ static int do_nat(const struct ps_nat *n)
 int priv_handle(const struct ps_hdr *h, const void *payload, void **rep,
 		size_t *replen)
 {
+	struct ps_table_req tq;
 	struct ps_config c;
 	struct ps_start s;
 	struct ps_nat n;
@@ -292,7 +300,8 @@ int priv_handle(const struct ps_hdr *h, const void *payload, void **rep,
 		*rep = do_stats(replen);
 		break;
 	case PS_TABLE:
-		*rep = do_table(replen);
+		memcpy(&tq, payload, sizeof(tq));
+		*rep = do_table(&tq, replen);
 		break;
 	case PS_RELAY:
 		*rep = do_relay(replen);

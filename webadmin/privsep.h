@@ -25,7 +25,7 @@ enum ps_type {
 	PS_STARTED,	/* -> ps_int: 1, 0, or -1 when unknown */
 	PS_KNOBS,	/* -> ps_knobs */
 	PS_STATS,	/* -> the stats file's text */
-	PS_TABLE,	/* -> ps_table and the records */
+	PS_TABLE,	/* ps_table_req -> ps_table and the records */
 	PS_RELAY,	/* -> ps_relay */
 	PS_CONFIG,	/* ps_config -> ps_config_rep */
 	PS_START,	/* ps_start -> ps_int: 0 or -errno */
@@ -78,11 +78,21 @@ struct ps_config_rep {
 	char		msg[KR_ERR_MAX];	/* "": krelay refused field */
 };
 
+/* A page of the NAT table: kr_table_page's arguments. */
+struct ps_table_req {
+	uint64_t			cursor;
+	uint32_t			max;	/* 1 to KRELAY_TABLE_PAGE_MAX */
+	struct krelay_table_filter	filter;
+};
+
 struct ps_table {
 	int32_t		err;
 	uint32_t	count;
 	uint32_t	returned;
 	uint32_t	stride;
+	uint32_t	stop;
+	uint32_t	pad;
+	uint64_t	next;
 };
 
 #define PS_REQ_MAX	sizeof(struct ps_config)
@@ -105,7 +115,8 @@ bool priv_loaded(void);
 int priv_started(void);
 json_t *priv_knobs(void);
 json_t *priv_stats(void);
-int priv_table(struct kr_table *t);
+int priv_table(const struct krelay_table_filter *f, uint64_t cursor,
+	       uint32_t max, struct kr_table *t);
 struct relay_status;
 void priv_relay_status(struct relay_status *st);
 int priv_config(const struct kr_set *s, const char **field, char *err);

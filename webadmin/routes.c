@@ -22,7 +22,7 @@
 static const struct route routes[] = {
 	{ "GET",	"/api/status",	api_status_get,	true,	"" },
 	{ "GET",	"/api/nat",	api_nat_get,	true,
-		"offset limit proto client" },
+		"cursor limit proto state client" },
 	{ "DELETE",	"/api/nat",	api_nat_delete,	true,	"all proto client" },
 	{ "GET",	"/api/config",	api_config_get,	true,	"" },
 	{ "PUT",	"/api/config",	api_config_put,	true,	"" },

@@ -126,6 +126,9 @@ int nat_parse_num(const char *s, long def, long *v);
 int nat_parse_client(const char *s, bool port_needed, struct in_addr *ip,
 		     unsigned int *port);
 int nat_parse_proto(const char *s, int *proto);
+int nat_parse_cursor(const char *s, uint64_t *cursor);
+int nat_parse_client_filter(const char *s, struct krelay_table_filter *f);
+int nat_parse_state(const char *s, unsigned int *state);
 
 /* supervise.c */
 struct relay_status {

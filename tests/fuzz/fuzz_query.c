@@ -26,7 +26,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char out[KR_VAL_MAX], again[KR_VAL_MAX], err[KR_ERR_MAX], *s;
-	unsigned int port;
+	struct krelay_table_filter f;
+	unsigned int port, state;
+	uint64_t cursor;
 	struct in_addr ip;
 	int proto, k;
 	long v;
@@ -40,15 +42,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0:
 		if (nat_parse_num(s, 1000, &v) == 0)
 			assert(v >= 0 && v <= 4194304);
+		if (nat_parse_cursor(s, &cursor) == 0)
+			assert(*s && strlen(s) <= 16);
 		break;
 	case 1:
 	case 2:
 		if (nat_parse_client(s, data[0] % 8 == 2, &ip, &port) == 0)
 			assert(port <= 65535);
+		if (nat_parse_client_filter(s, &f) == 0)
+			assert(f.client_prefix <= 32 &&
+			       (f.client_prefix == 32 || !f.client_port));
 		break;
 	case 3:
 		if (nat_parse_proto(s, &proto) == 0)
 			assert(proto == 0 || proto == 6 || proto == 17);
+		if (nat_parse_state(s, &state) == 0)
+			assert(state >= 1 && state < 64);
 		break;
 	case 4:
 		host_header_ok(s);
