@@ -22,6 +22,12 @@
   let natRows = [];
   let natTotal = null;          // entries in the table, when known
   let natError = '';
+  // Paging: where the shown page starts ('' the first) and where the next
+  // one does (null: none). The API walks the table by cursor, not offset.
+  const NAT_PAGE = 1000;
+  let natCursor = '';
+  let natNext = null;
+  let natPage = 1;
   let sortKey = 'idle_s';
   let sortDir = 1;
   let lastPackets = null;
@@ -119,12 +125,18 @@
       natRows = [];
       $('nat-count').textContent = '';
       if (loaded) {
-        const nat = await api('GET', '/api/nat?limit=1000');
+        let nat = await api('GET', natUrl());
+        if (nat.status === 400 && natCursor) {
+          natGo('', 1);       // a stale cursor (module reloaded): start over
+          nat = await api('GET', natUrl());
+        }
         if (nat.status === 200 && nat.data) {
           natRows = nat.data.entries;
+          natNext = nat.data.next;
           entries = nat.data.count;
-          $('nat-count').textContent = nat.data.count + (nat.data.count > natRows.length ?
-            ' (showing ' + natRows.length + ')' : '');
+          const paged = natPage > 1 || natNext !== null;
+          $('nat-count').textContent = nat.data.count + (paged ?
+            ' (page ' + natPage + ': ' + natRows.length + ')' : '');
         } else {
           natError = (nat.data && nat.data.error) || 'cannot read the table (' + nat.status + ')';
         }
@@ -438,6 +450,22 @@
       natRows.length ? 'No flow matches the filter.' : 'No flows.';
     $('nat-empty').classList.toggle('error', !!natError);
     $('status-entries').textContent = loaded && natTotal !== null ? fmt(natTotal) : '–';
+    renderPaging();
+  }
+
+  function natUrl() {
+    return '/api/nat?limit=' + NAT_PAGE + (natCursor ? '&cursor=' + encodeURIComponent(natCursor) : '');
+  }
+
+  function natGo(cursor, page) {
+    natCursor = cursor;
+    natPage = page;
+    natNext = null;
+  }
+
+  function renderPaging() {
+    $('nat-first').disabled = !natCursor;
+    $('nat-next').disabled = natNext === null || natNext === undefined;
   }
 
   // The module's entries_tcp/entries_udp counters, when it has them.
@@ -461,6 +489,15 @@
   });
 
   $('nat-filter').addEventListener('input', renderNat);
+  $('nat-next').addEventListener('click', () => {
+    if (natNext === null) return;
+    natGo(natNext, natPage + 1);
+    refresh();
+  });
+  $('nat-first').addEventListener('click', () => {
+    natGo('', 1);
+    refresh();
+  });
 
   for (const th of document.querySelectorAll('#nat-table th[data-key]')) {
     th.addEventListener('click', () => {

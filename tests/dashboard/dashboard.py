@@ -32,6 +32,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 URL = os.environ.get('DASH_URL') or 'http://127.0.0.1:8080'
 PASS = os.environ.get('DASH_PASSWORD') or ''
 SHOT = os.environ.get('DASH_SHOT') or 'dashboard.png'
+# A file whose creation makes the guest fill the NAT table past a page.
+FLOOD = os.environ.get('DASH_FLOOD') or ''
 CHROMIUM = os.environ.get('CHROMIUM') or '/usr/bin/chromium'
 CHROMEDRIVER = os.environ.get('CHROMEDRIVER') or '/usr/bin/chromedriver'
 TIMEOUT = 20.0      # s: the lab runs under TCG, the dashboard polls every second
@@ -399,6 +401,31 @@ def run(page):
     check('interfaces emptied: "Saved."', if_cleared == 'Saved.', '"Saved."', if_cleared)
     cfg = page.api('GET', '/api/config')
     check('interfaces in the API: "" (every interface)', interfaces_in(cfg) == '', '""', interfaces_in(cfg))
+
+    # ---- paging: the guest fills the table past a page (1,500 spoofed
+    # DNS queries) when FLOOD appears
+    first = page.prop('#nat-next', 'disabled')
+    check('a table of one page: Next is disabled', first, 'disabled', 'enabled')
+    if FLOOD:
+        open(FLOOD, 'w').close()
+        count = page.wait_text('#nat-count', lambda t: re.match(r'(\d+)', t) and
+                               int(re.match(r'(\d+)', t).group(1)) > 1000, timeout=60)
+        m = re.search(r'page 1: (\d+)\)', count or '')
+        check('the flood fills the table past a page, shown a page at a time',
+              m and 900 < int(m.group(1)) <= 1000, '"N (page 1: ≤1000)" with N > 1000', count)
+        page.wait_actionable('#nat-next')
+        p1 = {(r[0], r[2]) for r in page.nat_rows()}
+        page.click('#nat-next')
+        count2 = page.wait_text('#nat-count', lambda t: 'page 2' in t)
+        check('Next shows page 2', count2 and 'page 2' in count2, '"(page 2: …)"', count2)
+        p2 = {(r[0], r[2]) for r in page.nat_rows()}
+        check('page 2 holds other flows than page 1', p2 and not (p1 & p2),
+              'disjoint non-empty pages', sorted(p1 & p2)[:5])
+        check('First is enabled on page 2', not page.prop('#nat-first', 'disabled'),
+              'enabled', 'disabled')
+        page.click('#nat-first')
+        back = page.wait_text('#nat-count', lambda t: 'page 1' in t)
+        check('First goes back to page 1', back and 'page 1' in back, '"(page 1: …)"', back)
 
     # ---- the picture: let the chart gather a few samples first
     page.wait_text('#status-pps', lambda t: re.match(r'\d', t) is not None)
