@@ -24,6 +24,10 @@
  *                                     time, which holds the receiving
  *                                     side's softirq work done on the way
  *                                     out; user_pct: building packets)
+ *   benchtool page - - N PAGES        krelay's TABLE_PAGE: up to PAGES
+ *                                     pages of N records from the start,
+ *                                     each timed; prints "pages=P
+ *                                     records=R us_median=M us_max=X"
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,6 +41,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "krelay.h"
 
 #define BATCH 64
 
@@ -468,12 +474,66 @@ usage:
 	return 2;
 }
 
+/* ---- page */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int do_page(unsigned int n, unsigned int pages)
+{
+	struct krelay_table_query q = { .version = KRELAY_TABLE_VERSION };
+	size_t size = sizeof(q) + (size_t)n * sizeof(struct krelay_entry);
+	unsigned char *buf = malloc(size);
+	double *us = calloc(pages ? pages : 1, sizeof(*us));
+	unsigned long long records = 0;
+	unsigned int p = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (!buf || !us || fd < 0 || n < 1 || n > KRELAY_TABLE_PAGE_MAX)
+		return 1;
+	while (p < pages) {
+		socklen_t len = size;
+		double t0;
+
+		q.record_size = q.count = q.returned = q.stop = 0;
+		memcpy(buf, &q, sizeof(q));
+		t0 = now_us();
+		if (getsockopt(fd, IPPROTO_IP, KRELAY_SO_TABLE_PAGE, buf, &len)) {
+			perror("TABLE_PAGE");
+			return 1;
+		}
+		us[p++] = now_us() - t0;
+		memcpy(&q, buf, sizeof(q));
+		records += q.returned;
+		if (q.cursor == KRELAY_TABLE_END)
+			break;
+	}
+	qsort(us, p, sizeof(*us), cmp_double);
+	printf("pages=%u records=%llu us_median=%.0f us_max=%.0f\n", p, records,
+	       p ? us[p / 2] : 0, p ? us[p - 1] : 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa;
 
+	if (argc >= 6 && !strcmp(argv[1], "page"))
+		return do_page(atoi(argv[4]), atoi(argv[5]));
 	if (argc < 4 || parse_addr(&sa, argv[2], argv[3])) {
-		fprintf(stderr, "usage: benchtool echo|fill|hold|flood ADDR PORT ...\n");
+		fprintf(stderr, "usage: benchtool echo|fill|hold|flood|page ADDR PORT ...\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "echo"))

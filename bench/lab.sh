@@ -453,6 +453,9 @@ lookup_runs() {
 	rec "$1.idle_cpu_pct" "$(cpu_busy "$c0" "$(cpu_ticks)")"
 	rec "$1.mem_used_kb" "$(mem_used_kb)"
 	for i in $(seq "$REPS"); do dns_run krelay "$1"; done
+	# A page of 1000 flows through TABLE_PAGE (what GET /api/nat asks
+	# for): the median of the first 20 pages.
+	rec "$1.page_us" "$("$BT" page - - 1000 20 | sed -n 's/.*us_median=\([0-9]*\).*/\1/p')"
 }
 
 lookup() {

@@ -273,6 +273,13 @@ def lookup_summary(runs):
         "%s (%s)" % (fmt(median(runs, "lookup.e%d.qps" % n)),
                      fmt(ratio(median(runs, "lookup.e%d.qps" % n), base)))
         for n in lookup_sizes(runs))))
+    page0 = median(runs, "lookup.e1000.page_us")
+    if has(runs, "lookup.e1000.page_us"):
+        lines.append("| a page of 1000 (TABLE_PAGE), µs (ratio to 1,000 entries) | %s | %s |" % (
+            fmt(median(runs, "lookup.e0.page_us")), " | ".join(
+                "%s (%s)" % (fmt(median(runs, "lookup.e%d.page_us" % n)),
+                             fmt(ratio(median(runs, "lookup.e%d.page_us" % n), page0)))
+                for n in lookup_sizes(runs))))
     return "\n".join(lines)
 
 
