@@ -11,6 +11,7 @@
 #include <linux/netfilter_ipv4.h>
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
+#include <net/inet_hashtables.h>
 #include <net/ip.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 #include <net/netfilter/ipv4/nf_reject.h>
@@ -139,15 +140,51 @@ static unsigned int refuse_syn(struct sk_buff *skb,
  * A new flow's SYN goes to the registered listener and to no other socket
  * (the stack takes skb->sk before any lookup, as for TPROXY); the
  * reference from krelay_listener_hold() passes to the skb. Later packets
- * of the flow, a retransmitted SYN included, take the normal lookup: they
- * belong to the request or connection that SYN made, and a SYN handed to
- * the listener again would put a second request on the same tuple.
+ * of the flow take the normal lookup: they belong to the request or
+ * connection that SYN made, and a SYN handed to the listener again would
+ * put a second request on the same tuple (resteer_syn: only when there is
+ * no such socket).
  */
 static void steer(struct sk_buff *skb, struct sock *sk)
 {
 	skb_orphan(skb);
 	skb->sk = sk;
 	skb->destructor = sock_edemux;
+}
+
+/*
+ * A SYN of a flow krelay already tracks (a retransmission, or a client
+ * reusing a port): the stack takes it to the flow's connection, or to its
+ * request while that request's listener still listens. Otherwise (the
+ * listener closed and its requests die with it; SYN cookies keep none; a
+ * TIME_WAIT socket would look the listener up again) the normal lookup
+ * would give it to whoever listens on gport now: it goes to the registered
+ * listener instead (*lsk, held), as a new flow's SYN does, and ends a
+ * TIME_WAIT socket as TPROXY does. -ENOTCONN when there is no listener.
+ */
+static int resteer_syn(const struct nf_hook_state *state,
+		       const struct krelay_tuple *out, struct sock **lsk)
+{
+	struct net *net = state->net;
+	struct sock *sk;
+	bool live;
+
+	sk = inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
+				     out->src, out->sport, out->dst,
+				     out->dport,
+				     state->in ? state->in->ifindex : 0);
+	if (sk && sk->sk_state == TCP_TIME_WAIT) {
+		inet_twsk_deschedule_put(inet_twsk(sk));
+	} else if (sk) {
+		live = sk->sk_state != TCP_NEW_SYN_RECV ||
+		       READ_ONCE(inet_reqsk(sk)->rsk_listener->sk_state) ==
+		       TCP_LISTEN;
+		sock_gen_put(sk);
+		if (live)
+			return 0;
+	}
+	*lsk = krelay_listener_hold(NULL);
+	return *lsk ? 0 : -ENOTCONN;
 }
 
 /*
@@ -308,8 +345,12 @@ static unsigned int krelay_hook(struct sk_buff *skb,
 	if (p.t.proto == IPPROTO_TCP && !krelay_tcp_flags_valid(p.tcpflags))
 		krelay_count(KRELAY_STAT_INVALID);
 
-	krelay_track(f, n->role, &p);
 	krelay_xlate(f, n->role, &p.t, &out);
+	if (pre && !lsk && n->role == KRELAY_ROLE_ORIG &&
+	    p.t.proto == IPPROTO_TCP && krelay_tcp_starts_flow(&p) &&
+	    resteer_syn(state, &out, &lsk))
+		return refuse_syn(skb, state);
+	krelay_track(f, n->role, &p);
 	if (krelay_rewrite(skb, &out)) {
 		if (lsk)
 			sock_put(lsk);

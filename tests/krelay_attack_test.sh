@@ -203,6 +203,7 @@ tearDown() {
 		th_kill_wait "$p"
 	done
 	nft delete table ip krattack_filter 2>/dev/null
+	cli nft delete table ip synack 2>/dev/null
 	offloads on
 	[ -d /sys/module/krelay ] || th_krelay_load start=1
 	echo 1 > $TH_START
@@ -447,6 +448,57 @@ testGportSquatterGetsNoClient() {
 	th_wait_until 10 curl_ok
 	assertTrue "tcp_relay registered again: clients served" $?
 	assertEquals "its listener registered" "$gp" "$(counter listener_port)"
+}
+
+# A client's SYN retransmitted after tcp_relay's listener closed (with the
+# request it held) is a SYN of a flow krelay tracks: the normal lookup
+# would hand it to whoever listens on gport by then. It goes to the
+# registered listener or, with none, is refused, never to the squatter.
+testRetransmittedSynReachesNoSquatter() {
+	local gp before c out
+	gp=$(th_knob gport)
+	# The relay's SYN-ACKs are kept from the client, so curl sends its
+	# SYN again (after 1, 3, 7 s); once the flow waits for the handshake,
+	# those SYNs are held back too until the squatter listens.
+	cli nft -f - <<-'EOT' || fail "nft in cli"
+	table ip synack {
+		chain in {
+			type filter hook input priority 0;
+			tcp sport 80 tcp flags & (syn | ack) == syn | ack drop
+		}
+		chain out {
+			type filter hook output priority 0;
+		}
+	}
+	EOT
+	cli curl -sS --max-time 20 "http://$RELAY/?resent-$$" >"$T/rs.out" 2>&1 &
+	c=$!
+	BG+=("$c")
+	th_wait_until 5 sh -c "grep -q '^tcp SYN_RECV 10\.0\.0\.1:' $TH_PROC/nat" ||
+		fail "no flow waiting for the handshake: $(nat_lines)"
+	cli nft add rule ip synack out tcp dport 80 tcp flags '&' '(syn | ack)' == syn drop
+	stop_tcp_relay
+	$NOBODY python3 "$(th_for_nobody "$ATTACK")" squat "$gp" "$NB/sq3.ready" "$NB/sq3.stop" >"$T/sq3.out" 2>&1 &
+	BG+=($!)
+	th_wait_until 10 test -e "$NB/sq3.ready" || fail "squatter: $(cat "$T/sq3.out")"
+	assertTrue "the flow still waits for its handshake" \
+		"grep -q '^tcp SYN_RECV 10\.0\.0\.1:' $TH_PROC/nat"
+	before=$(counter no_listener)
+	cli nft delete table ip synack
+	wait "$c"
+	out=$(cat "$T/rs.out")
+	echo "attack: client whose SYN came again with nobody on gport $gp: $out; squatter: $(tr '\n' ' ' <"$T/sq3.out")"
+	assertEquals "the squatter got no connection" "" "$(cat "$T/sq3.out")"
+	case $out in
+	"curl: (7) "*) ;;
+	*) fail "the client is refused (curl 7): $out" ;;
+	esac
+	assertTrue "counted: $(since no_listener "$before")" "[ $(counter no_listener) -gt $before ]"
+	touch "$NB/sq3.stop"
+	th_wait_until 10 sh -c "! ss -Hlnt 'sport = :$gp' | grep -q ."
+	start_tcp_relay
+	th_wait_until 10 curl_ok
+	assertTrue "tcp_relay registered again: clients served" $?
 }
 
 # A raw write to gport: until tcp_relay registers a listener on the new
