@@ -11,6 +11,7 @@
 #include <net/ip.h>
 
 #include "krelay.h"
+#include "table.h"
 
 /* Serialises configuration writes, start/stop and module teardown. */
 DEFINE_MUTEX(krelay_config_mutex);
@@ -314,8 +315,13 @@ int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
 		break;
 	case KRELAY_KNOB_U32:
 		err = krelay_parse_u32(buf, len, k->min, k->max, &v);
-		if (!err)
-			WRITE_ONCE(*(u32 *)k->val, v);
+		if (err)
+			break;
+		/* A new limit grows the hash first (a failure keeps the old). */
+		if (k->val == &krelay_cfg.max_entries &&
+		    v != krelay_cfg.max_entries && krelay_table_fit(v))
+			pr_warn("no memory to grow the hash for %u entries\n", v);
+		WRITE_ONCE(*(u32 *)k->val, v);
 		break;
 	case KRELAY_KNOB_IPV4:
 		err = parse_ipv4(buf, len, &ip);

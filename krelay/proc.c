@@ -82,6 +82,7 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "entries_udp %u\n", krelay_table_count(IPPROTO_UDP));
 	seq_printf(m, "entries_tcp %u\n", krelay_table_count(IPPROTO_TCP));
 	seq_printf(m, "listener_port %u\n", krelay_listener_port());
+	seq_printf(m, "hash_buckets %u\n", krelay_table_buckets());
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <linux/inet.h>
 #include <linux/module.h>
 #include <linux/net.h>
+#include <linux/netdevice.h>
 #include <linux/random.h>
 #include <linux/seq_file.h>
 #include <linux/siphash.h>
@@ -18,21 +19,39 @@
 #include "table.h"
 #include "track.h"
 
-static unsigned int hashsize = 65536;
+static unsigned int hashsize;
 module_param(hashsize, uint, 0444);
-MODULE_PARM_DESC(hashsize, "NAT table hash buckets (power of two, default 65536)");
+MODULE_PARM_DESC(hashsize, "NAT table hash buckets at load (power of two; default: max_entries rounded up); the hash grows with max_entries");
 
 #define KRELAY_LOCKS		1024
 #define GC_INTERVAL		HZ
 #define GC_MAX_RUN		msecs_to_jiffies(10)
 #define CC_LOCKS		256
 
-static struct hlist_head *buckets;
-static unsigned int hmask;
+/*
+ * The flow hash, replaced whole when max_entries outgrows it (as
+ * conntrack's resize): readers use it under RCU; a lookup that misses
+ * while a resize moved the nodes (hgen changed) looks again.
+ */
+struct krelay_hash {
+	unsigned int		mask;
+	struct hlist_head	b[];
+};
+
+static struct krelay_hash __rcu *htab;
 /* Keyed hashing (as conntrack): chains an attacker cannot aim at. */
 static hsiphash_key_t hash_key __read_mostly;
-/* locks[i] protects the chains of all buckets b with b % KRELAY_LOCKS == i. */
+/*
+ * locks[i] protects the chains of all buckets b with b % KRELAY_LOCKS == i.
+ * A resize sets locks_all under locks_all_lock and waits for each lock once;
+ * whoever then takes a bucket lock waits for locks_all_lock (hlock_bh).
+ */
 static spinlock_t locks[KRELAY_LOCKS];
+static DEFINE_SPINLOCK(locks_all_lock);
+static bool locks_all;
+static seqcount_spinlock_t hgen = SEQCNT_SPINLOCK_ZERO(hgen, &locks_all_lock);
+/* Serialises resizes with full walks (flush, GC), which must see one hash. */
+static DEFINE_MUTEX(resize_mutex);
 static struct kmem_cache *flow_cache;
 
 /*
@@ -53,8 +72,9 @@ struct krelay_client_count {
 	struct rcu_head		rcu;
 };
 
-/* As many buckets as the flow hash: a flood of spoofed sources has one each. */
+/* As many buckets as the flow hash at load: a flood of spoofed sources has one each. */
 static struct hlist_head *cc_buckets;
+static unsigned int cc_hmask;
 /* cc_locks[i] protects the chains of cc buckets b with b % CC_LOCKS == i. */
 static spinlock_t cc_locks[CC_LOCKS];
 
@@ -63,12 +83,12 @@ static atomic_t count_all, count_udp, count_tcp;
 static struct delayed_work gc_work;
 static unsigned int gc_next;	/* next bucket to scan, GC work only */
 
-static u32 tuple_hash(const struct krelay_tuple *t)
+static u32 tuple_hash(const struct krelay_hash *h, const struct krelay_tuple *t)
 {
 	return hsiphash_3u32((__force u32)t->src, (__force u32)t->dst,
 			     ((__force u32)t->sport << 16 |
 			      (__force u32)t->dport) ^ t->proto,
-			     &hash_key) & hmask;
+			     &hash_key) & h->mask;
 }
 
 static bool tuple_eq(const struct krelay_tuple *a, const struct krelay_tuple *b)
@@ -78,13 +98,28 @@ static bool tuple_eq(const struct krelay_tuple *a, const struct krelay_tuple *b)
 	       a->proto == b->proto;
 }
 
+/* A bucket lock, unless a resize holds them all (as nf_conntrack_lock). */
+static void hlock_bh(spinlock_t *l)
+{
+	local_bh_disable();
+	spin_lock(l);
+	/* Pairs with the release that ends a resize. */
+	if (likely(!smp_load_acquire(&locks_all)))
+		return;
+	spin_unlock(l);
+	spin_lock(&locks_all_lock);
+	spin_lock(l);
+	spin_unlock(&locks_all_lock);
+}
+
 static void lock2(u32 h0, u32 h1)
 {
 	h0 %= KRELAY_LOCKS;
 	h1 %= KRELAY_LOCKS;
 	if (h0 > h1)
 		swap(h0, h1);
-	spin_lock_bh(&locks[h0]);
+	hlock_bh(&locks[h0]);
+	/* A resize cannot start while we hold one lock: it waits for each. */
 	if (h1 != h0)
 		spin_lock_nested(&locks[h1], SINGLE_DEPTH_NESTING);
 }
@@ -99,19 +134,29 @@ static void unlock2(u32 h0, u32 h1)
 }
 
 /* Callers hold rcu_read_lock (the hooks do) or a lock of the bucket. */
-static struct krelay_node *find(u32 h, const struct krelay_tuple *t)
+static struct krelay_node *find(struct krelay_hash *h, u32 b,
+				const struct krelay_tuple *t)
 {
 	struct krelay_node *n;
 
-	hlist_for_each_entry_rcu(n, &buckets[h], hnode)
+	hlist_for_each_entry_rcu(n, &h->b[b], hnode)
 		if (tuple_eq(&n->t, t))
 			return n;
 	return NULL;
 }
 
+/* Caller holds rcu_read_lock (the hooks do). */
 struct krelay_node *krelay_lookup(const struct krelay_tuple *t)
 {
-	struct krelay_node *n = find(tuple_hash(t), t);
+	struct krelay_hash *h;
+	struct krelay_node *n;
+	unsigned int seq;
+
+	do {
+		seq = read_seqcount_begin(&hgen);
+		h = rcu_dereference(htab);
+		n = find(h, tuple_hash(h, t), t);
+	} while (!n && read_seqcount_retry(&hgen, seq));
 
 	if (n && READ_ONCE(krelay_node_flow(n)->dead))
 		return NULL;
@@ -128,33 +173,60 @@ unsigned int krelay_table_count(u8 proto)
 	return atomic_read(proto_count(proto));
 }
 
+/*
+ * Lock the buckets of a's and b's tuples in the current hash (*h), with
+ * the bucket numbers in *ha and *hb. Caller holds rcu_read_lock.
+ */
+static void lock_pair(const struct krelay_node *a, const struct krelay_node *b,
+		      struct krelay_hash **h, u32 *ha, u32 *hb)
+{
+	unsigned int seq;
+
+	for (;;) {
+		seq = read_seqcount_begin(&hgen);
+		*h = rcu_dereference(htab);
+		*ha = tuple_hash(*h, &a->t);
+		*hb = tuple_hash(*h, &b->t);
+		lock2(*ha, *hb);
+		if (!read_seqcount_retry(&hgen, seq))
+			return;
+		unlock2(*ha, *hb);	/* a resize came between */
+	}
+}
+
 /* Hash the pair of roles (r, r + 1); fails if either tuple is taken. */
 static int hash_pair(struct krelay_flow *f, unsigned int r)
 {
 	struct krelay_node *a = &f->node[r], *b = &f->node[r + 1];
-	u32 ha = tuple_hash(&a->t), hb = tuple_hash(&b->t);
+	struct krelay_hash *h;
+	u32 ha, hb;
 	int err = 0;
 
-	lock2(ha, hb);
-	if (find(ha, &a->t) || find(hb, &b->t)) {
+	rcu_read_lock();
+	lock_pair(a, b, &h, &ha, &hb);
+	if (find(h, ha, &a->t) || find(h, hb, &b->t)) {
 		err = -EEXIST;
 	} else {
-		hlist_add_head_rcu(&a->hnode, &buckets[ha]);
-		hlist_add_head_rcu(&b->hnode, &buckets[hb]);
+		hlist_add_head_rcu(&a->hnode, &h->b[ha]);
+		hlist_add_head_rcu(&b->hnode, &h->b[hb]);
 	}
 	unlock2(ha, hb);
+	rcu_read_unlock();
 	return err;
 }
 
 static void unhash_pair(struct krelay_flow *f, unsigned int r)
 {
 	struct krelay_node *a = &f->node[r], *b = &f->node[r + 1];
-	u32 ha = tuple_hash(&a->t), hb = tuple_hash(&b->t);
+	struct krelay_hash *h;
+	u32 ha, hb;
 
-	lock2(ha, hb);
+	rcu_read_lock();
+	lock_pair(a, b, &h, &ha, &hb);
 	hlist_del_rcu(&a->hnode);
 	hlist_del_rcu(&b->hnode);
 	unlock2(ha, hb);
+	rcu_read_unlock();
 }
 
 static void flow_free_rcu(struct rcu_head *head)
@@ -164,7 +236,7 @@ static void flow_free_rcu(struct rcu_head *head)
 
 static u32 cc_hash(__be32 ip)
 {
-	return hsiphash_1u32((__force u32)ip, &hash_key) & hmask;
+	return hsiphash_1u32((__force u32)ip, &hash_key) & cc_hmask;
 }
 
 /* Take one flow's share of ip's count; NULL when out of memory. */
@@ -469,20 +541,31 @@ static bool flow_expired(const struct krelay_flow *f, unsigned long now)
 	return time_after(now, READ_ONCE(f->last_seen) + krelay_flow_timeout(f));
 }
 
+/* The hash while resize_mutex is held: no resize can replace it. */
+static struct krelay_hash *htab_locked(void)
+{
+	return rcu_dereference_protected(htab,
+					 lockdep_is_held(&resize_mutex));
+}
+
 /*
  * Call fn for every flow (once, through its ORIG node), under RCU, with
  * cond_resched between chunks of buckets. fn may delete the flow.
- * Stops early when fn returns false.
+ * Stops early when fn returns false. Process context: no resize runs
+ * meanwhile, so a flush misses nothing.
  */
 static void walk_flows(bool (*fn)(struct krelay_flow *f, void *arg),
 		       void *arg)
 {
 	struct krelay_node *n;
+	struct krelay_hash *h;
 	unsigned int b;
 
+	mutex_lock(&resize_mutex);
+	h = htab_locked();
 	rcu_read_lock();
-	for (b = 0; b <= hmask; b++) {
-		hlist_for_each_entry_rcu(n, &buckets[b], hnode)
+	for (b = 0; b <= h->mask; b++) {
+		hlist_for_each_entry_rcu(n, &h->b[b], hnode)
 			if (n->role == KRELAY_ROLE_ORIG &&
 			    !fn(krelay_node_flow(n), arg))
 				goto out;
@@ -494,6 +577,7 @@ static void walk_flows(bool (*fn)(struct krelay_flow *f, void *arg),
 	}
 out:
 	rcu_read_unlock();
+	mutex_unlock(&resize_mutex);
 }
 
 static bool flush_one(struct krelay_flow *f, void *arg)
@@ -517,18 +601,22 @@ static void gc_worker(struct work_struct *work)
 	unsigned long now = jiffies, deadline = now + GC_MAX_RUN;
 	unsigned long next = GC_INTERVAL;
 	struct krelay_node *n;
+	struct krelay_hash *h;
 	unsigned int scanned = 0;
 
-	while (scanned++ <= hmask) {
+	mutex_lock(&resize_mutex);
+	h = htab_locked();
+	gc_next &= h->mask;
+	while (scanned++ <= h->mask) {
 		rcu_read_lock();
-		hlist_for_each_entry_rcu(n, &buckets[gc_next], hnode) {
+		hlist_for_each_entry_rcu(n, &h->b[gc_next], hnode) {
 			struct krelay_flow *f = krelay_node_flow(n);
 
 			if (n->role == KRELAY_ROLE_ORIG && flow_expired(f, now))
 				flow_delete(f, KRELAY_STAT_EXPIRED);
 		}
 		rcu_read_unlock();
-		gc_next = (gc_next + 1) & hmask;
+		gc_next = (gc_next + 1) & h->mask;
 		if (gc_next == 0)
 			break;		/* a full pass: rest until the next */
 		if (time_after(jiffies, deadline)) {
@@ -537,6 +625,7 @@ static void gc_worker(struct work_struct *work)
 		}
 		cond_resched();
 	}
+	mutex_unlock(&resize_mutex);
 	queue_delayed_work(system_power_efficient_wq, &gc_work, next);
 }
 
@@ -584,12 +673,13 @@ struct nat_iter {
 /* The node the iterator names, or the first ORIG node after it. */
 static struct krelay_node *nat_seek(struct nat_iter *it)
 {
+	struct krelay_hash *h = rcu_dereference(htab);
 	struct krelay_node *n;
 	unsigned int i;
 
-	for (; it->bucket <= hmask; it->bucket++, it->skip = 0) {
+	for (; it->bucket <= h->mask; it->bucket++, it->skip = 0) {
 		i = 0;
-		hlist_for_each_entry_rcu(n, &buckets[it->bucket], hnode)
+		hlist_for_each_entry_rcu(n, &h->b[it->bucket], hnode)
 			if (n->role == KRELAY_ROLE_ORIG && i++ == it->skip)
 				return n;
 	}
@@ -728,7 +818,8 @@ struct page_bucket {
  * One bucket's matching flows from its skip'th ORIG node on, into e while
  * they fit. Caller holds the RCU read lock.
  */
-static void page_bucket(unsigned int b, unsigned int skip,
+static void page_bucket(struct krelay_hash *h, unsigned int b,
+			unsigned int skip,
 			const struct krelay_table_filter *flt,
 			struct krelay_entry *e, unsigned int room,
 			struct page_bucket *pb)
@@ -737,7 +828,7 @@ static void page_bucket(unsigned int b, unsigned int skip,
 	struct krelay_node *n;
 
 	memset(pb, 0, sizeof(*pb));
-	hlist_for_each_entry_rcu(n, &buckets[b], hnode) {
+	hlist_for_each_entry_rcu(n, &h->b[b], hnode) {
 		pb->nodes++;
 		if (n->role != KRELAY_ROLE_ORIG || orig++ < skip ||
 		    !page_match(krelay_node_flow(n), flt))
@@ -763,16 +854,24 @@ unsigned int krelay_table_page(const struct krelay_table_filter *flt,
 			       unsigned int max, u32 *stop)
 {
 	unsigned int b = *cursor >> 32, skip = (u32)*cursor;
-	unsigned int n = 0, scanned = 0;
+	unsigned int n = 0, scanned = 0, mask;
 	struct page_bucket pb;
+	struct krelay_hash *h;
 
 	if (*cursor == KRELAY_TABLE_END) {
 		*stop = KRELAY_TABLE_STOP_END;
 		return 0;
 	}
-	for (; b <= hmask; b++, skip = 0) {
+	/* A resize grows the hash: a bucket number stays in range. */
+	for (;; b++, skip = 0) {
 		rcu_read_lock();
-		page_bucket(b, skip, flt, e + n, max - n, &pb);
+		h = rcu_dereference(htab);
+		mask = h->mask;
+		if (b > mask) {
+			rcu_read_unlock();
+			break;
+		}
+		page_bucket(h, b, skip, flt, e + n, max - n, &pb);
 		rcu_read_unlock();
 		if (pb.taken < pb.matched) {
 			/* Keep the bucket whole unless it alone fills a page. */
@@ -787,7 +886,7 @@ unsigned int krelay_table_page(const struct krelay_table_filter *flt,
 		}
 		n += pb.taken;
 		scanned += pb.nodes + 1;	/* an empty bucket costs too */
-		if (scanned >= KRELAY_TABLE_SCAN && b < hmask) {
+		if (scanned >= KRELAY_TABLE_SCAN && b < mask) {
 			*cursor = (u64)(b + 1) << 32;
 			*stop = KRELAY_TABLE_STOP_SCAN;
 			return n;
@@ -803,7 +902,13 @@ unsigned int krelay_table_page(const struct krelay_table_filter *flt,
 /* Whether a cursor from user space names a position in this table. */
 bool krelay_table_cursor_ok(u64 cursor)
 {
-	return cursor == KRELAY_TABLE_END || (cursor >> 32) <= hmask;
+	bool ok;
+
+	rcu_read_lock();
+	ok = cursor == KRELAY_TABLE_END ||
+	     (cursor >> 32) <= rcu_dereference(htab)->mask;
+	rcu_read_unlock();
+	return ok;
 }
 
 struct delete_arg {
@@ -854,21 +959,102 @@ int krelay_table_command(const char *buf, size_t len)
 	return d.found ? 0 : -ENOENT;
 }
 
+static struct krelay_hash *hash_alloc(unsigned int size)
+{
+	struct krelay_hash *h;
+
+	h = kvzalloc(struct_size(h, b, size), GFP_KERNEL);
+	if (h)
+		h->mask = size - 1;
+	return h;
+}
+
+/* Buckets for max_entries flows: as many, a power of two (2-4 nodes each). */
+static unsigned int hash_size_for(u32 max_entries)
+{
+	return roundup_pow_of_two(clamp_t(u32, max_entries, 1024, 1U << 22));
+}
+
+/*
+ * Grow the hash to fit max_entries, moving every node while the bucket
+ * locks are held off (as nf_conntrack_hash_resize). Lookups go on meanwhile
+ * and look again when they miss; softirq writers wait for the move, which
+ * takes a few hundred milliseconds for a million flows. The hash never
+ * shrinks. Process context.
+ */
+int krelay_table_fit(u32 max_entries)
+{
+	unsigned int size = hash_size_for(max_entries), b, i;
+	struct krelay_hash *old, *new;
+	struct hlist_node *tmp;
+	struct krelay_node *n;
+
+	mutex_lock(&resize_mutex);
+	old = htab_locked();
+	if (size <= old->mask + 1) {
+		mutex_unlock(&resize_mutex);
+		return 0;
+	}
+	new = hash_alloc(size);
+	if (!new) {
+		mutex_unlock(&resize_mutex);
+		return -ENOMEM;
+	}
+	local_bh_disable();
+	spin_lock(&locks_all_lock);
+	WRITE_ONCE(locks_all, true);
+	for (i = 0; i < KRELAY_LOCKS; i++) {
+		/* Wait for the holder; its unlock publishes locks_all. */
+		spin_lock(&locks[i]);
+		spin_unlock(&locks[i]);
+	}
+	write_seqcount_begin(&hgen);
+	for (b = 0; b <= old->mask; b++)
+		hlist_for_each_entry_safe(n, tmp, &old->b[b], hnode) {
+			hlist_del_rcu(&n->hnode);
+			hlist_add_head_rcu(&n->hnode,
+					   &new->b[tuple_hash(new, &n->t)]);
+		}
+	rcu_assign_pointer(htab, new);
+	write_seqcount_end(&hgen);
+	/* The moved chains before the locks are free (hlock_bh's acquire). */
+	smp_store_release(&locks_all, false);
+	spin_unlock(&locks_all_lock);
+	local_bh_enable();
+	mutex_unlock(&resize_mutex);
+	synchronize_net();
+	kvfree(old);
+	return 0;
+}
+
+unsigned int krelay_table_buckets(void)
+{
+	unsigned int n;
+
+	rcu_read_lock();
+	n = rcu_dereference(htab)->mask + 1;
+	rcu_read_unlock();
+	return n;
+}
+
 int krelay_table_init(void)
 {
-	unsigned int i;
+	struct krelay_hash *h;
+	unsigned int i, size;
 
-	if (hashsize < 1024 || hashsize > (1U << 24) || !is_power_of_2(hashsize)) {
+	if (hashsize && (hashsize < 1024 || hashsize > (1U << 24) ||
+			 !is_power_of_2(hashsize))) {
 		pr_err("hashsize must be a power of two from 1024 to 16777216\n");
 		return -EINVAL;
 	}
-	hmask = hashsize - 1;
-	buckets = kvcalloc(hashsize, sizeof(*buckets), GFP_KERNEL);
-	if (!buckets)
+	size = hashsize ?: hash_size_for(READ_ONCE(krelay_cfg.max_entries));
+	h = hash_alloc(size);
+	if (!h)
 		return -ENOMEM;
-	cc_buckets = kvcalloc(hashsize, sizeof(*cc_buckets), GFP_KERNEL);
+	cc_hmask = size - 1;
+	cc_buckets = kvcalloc(size, sizeof(*cc_buckets), GFP_KERNEL);
 	if (!cc_buckets)
-		goto err_buckets;
+		goto err_hash;
 	flow_cache = KMEM_CACHE(krelay_flow, 0);
 	if (!flow_cache)
 		goto err_cc_buckets;
@@ -877,14 +1063,15 @@ int krelay_table_init(void)
 	for (i = 0; i < CC_LOCKS; i++)
 		spin_lock_init(&cc_locks[i]);
 	get_random_bytes(&hash_key, sizeof(hash_key));
+	RCU_INIT_POINTER(htab, h);
 	INIT_DEFERRABLE_WORK(&gc_work, gc_worker);
 	queue_delayed_work(system_power_efficient_wq, &gc_work, GC_INTERVAL);
 	return 0;
 
 err_cc_buckets:
 	kvfree(cc_buckets);
-err_buckets:
-	kvfree(buckets);
+err_hash:
+	kvfree(h);
 	return -ENOMEM;
 }
 
@@ -896,5 +1083,5 @@ void krelay_table_exit(void)
 	rcu_barrier();
 	kmem_cache_destroy(flow_cache);
 	kvfree(cc_buckets);
-	kvfree(buckets);
+	kvfree(rcu_dereference_protected(htab, true));
 }

@@ -103,4 +103,8 @@ unsigned int krelay_table_page(const struct krelay_table_filter *flt,
 			       unsigned int max, u32 *stop);
 bool krelay_table_cursor_ok(u64 cursor);
 
+/* Grow the hash for max_entries flows (process context); its bucket count. */
+int krelay_table_fit(u32 max_entries);
+unsigned int krelay_table_buckets(void);
+
 #endif /* _KRELAY_TABLE_H */

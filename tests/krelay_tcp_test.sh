@@ -207,6 +207,36 @@ testConnectionWithoutFlowIsNotRelayed() {
 	assertEquals "requests reaching the server" "$before" "$(wc -l < "$T/http.log")"
 }
 
+# The hash grows with max_entries (hash_buckets: max_entries rounded up to
+# a power of two), moving every flow while connections carry data.
+testHashGrowsUnderADownloadWithoutLosingIt() {
+	local pid
+	assertEquals "buckets at load, for max_entries 262144" 262144 "$(th_stat hash_buckets)"
+	( cli curl -sS --max-time 300 --limit-rate 5M http://$RELAY/big.bin |
+		sha256sum > "$T/dl.sum" ) &
+	pid=$!
+	th_wait_until 10 sh -c "grep -q '^tcp ESTABLISHED .* [0-9][0-9]* [0-9]' $TH_PROC/nat" ||
+		fail "no relayed connection: $(nat_tcp)"
+	th_set max_entries 1000000 || fail "max_entries 1000000 refused"
+	assertEquals "buckets for 1,000,000" 1048576 "$(th_stat hash_buckets)"
+	sleep 1
+	th_set max_entries 4194304 || fail "max_entries 4194304 refused"
+	assertEquals "buckets for 4,194,304" 4194304 "$(th_stat hash_buckets)"
+	th_set max_entries 1000
+	assertEquals "the hash does not shrink" 4194304 "$(th_stat hash_buckets)"
+	assertTrue "the download still runs after the resizes" "kill -0 $pid"
+	wait "$pid"
+	assertEquals "sha256 of 50 MiB across two resizes" \
+		"$(sha256sum < "$T/www/big.bin")" "$(cat "$T/dl.sum")"
+	assertEquals "a new connection after the resizes" "$(cat "$T/www/index.html")" \
+		"$(cli curl -sS --max-time 10 http://$RELAY/)"
+	assertTrue "kernel warned" th_dmesg_clean
+	th_set max_entries 262144
+	# The load-time hash again for the tests after.
+	th_krelay_unload || fail "rmmod"
+	th_krelay_load start=1 || fail "reload"
+}
+
 testRmmodWithOpenConnectionsLeavesKernelHealthy() {
 	hold_connection 5
 	hold_connection 5

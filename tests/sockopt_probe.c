@@ -5,7 +5,7 @@
  *   table [N]          TABLE with room for N records: "count C returned R"
  *                      and one line per record
  *   table-len LEN      TABLE with a buffer of LEN bytes: errno name or "ok"
- *   walk N [PROTO STATE IP/BITS PORT]
+ *   walk N [PROTO STATE IP[/BITS] PORT]
  *                      TABLE_PAGE pages of N records from cursor 0 to the
  *                      end (filter fields 0: any): "proto client state" per
  *                      record, then "pages P full F scan S end E max M
@@ -123,6 +123,7 @@ static int walk(unsigned int n, char **argv, int argc)
 
 		f.proto = atoi(argv[0]);
 		f.state = atoi(argv[1]);
+		f.client_prefix = 32;
 		if (slash) {
 			*slash = '\0';
 			f.client_prefix = atoi(slash + 1);
@@ -261,7 +262,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "client-connected"))
 		return client_len(sizeof(struct krelay_client), 1);
 	fprintf(stderr, "usage: sockopt_probe table [N] | table-len LEN | "
-		"walk N [PROTO STATE IP/BITS PORT] | page-bad WHAT | "
+		"walk N [PROTO STATE IP[/BITS] PORT] | page-bad WHAT | "
 		"origdst-len LEN | client-len LEN | client-connected\n");
 	return 2;
 }

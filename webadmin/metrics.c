@@ -37,6 +37,20 @@ static bool label_ok(const char *s, size_t len)
 	return true;
 }
 
+/* krelay_NAME, a gauge from the stats line NAME (not a counter). */
+static void stat_gauge(FILE *f, json_t *stats, const char *name,
+		       const char *help)
+{
+	json_t *v = json_object_get(stats, name);
+	char metric[64];
+
+	snprintf(metric, sizeof(metric), "krelay_%s", name);
+	family(f, metric, "gauge", help);
+	if (json_is_integer(v))
+		fprintf(f, "%s %" JSON_INTEGER_FORMAT "\n", metric,
+			json_integer_value(v));
+}
+
 /* From the module's counters: never a walk of the table. */
 static void nat_entries(FILE *f, json_t *stats)
 {
@@ -185,12 +199,10 @@ enum MHD_Result metrics_get(struct MHD_Connection *c, struct request *r,
 	family(f, "krelay_tcp_relay_up", "gauge",
 	       "Whether a tcp_relay process is running.");
 	fprintf(f, "krelay_tcp_relay_up %d\n", rs.running);
-	family(f, "krelay_listener_port", "gauge",
-	       "The port of the listener steered SYNs go to (0: none registered, TCP clients refused).");
-	if (json_is_integer(json_object_get(stats, "listener_port")))
-		fprintf(f, "krelay_listener_port %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(stats,
-							   "listener_port")));
+	stat_gauge(f, stats, "listener_port",
+		   "The port of the listener steered SYNs go to (0: none registered, TCP clients refused).");
+	stat_gauge(f, stats, "hash_buckets",
+		   "Buckets of krelay's flow hash (it grows with max_entries).");
 	family(f, "krelay_tcp_relay_restarts_total", "counter",
 	       "Times webadmin restarted tcp_relay after it died.");
 	fprintf(f, "krelay_tcp_relay_restarts_total %u\n", rs.restarts);
