@@ -50,7 +50,8 @@
  * cursor each page returns until it is KRELAY_TABLE_END. A flow present
  * for the whole walk is returned exactly once, unless one hash bucket
  * holds more matches than a page (the walk then splits that bucket by
- * position); flows added or removed during the walk may or may not show.
+ * position) or the hash grew during the walk (a larger max_entries);
+ * flows added or removed during the walk may or may not show.
  */
 #define KRELAY_SO_TABLE_PAGE		(KRELAY_SO_BASE + 2)
 #define KRELAY_SO_GET_MAX		(KRELAY_SO_BASE + 3)
