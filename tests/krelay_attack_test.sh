@@ -458,8 +458,9 @@ testRetransmittedSynReachesNoSquatter() {
 	local gp before c out
 	gp=$(th_knob gport)
 	# The relay's SYN-ACKs are kept from the client, so curl sends its
-	# SYN again (after 1, 3, 7 s); once the flow waits for the handshake,
-	# those SYNs are held back too until the squatter listens.
+	# SYN again (after 1, 3, 7, 15, 31 s); once the flow waits for the
+	# handshake, those SYNs are held back too until the squatter listens
+	# (on a debug kernel that takes more than 15 s).
 	cli nft -f - <<-'EOT' || fail "nft in cli"
 	table ip synack {
 		chain in {
@@ -471,7 +472,7 @@ testRetransmittedSynReachesNoSquatter() {
 		}
 	}
 	EOT
-	cli curl -sS --max-time 20 "http://$RELAY/?resent-$$" >"$T/rs.out" 2>&1 &
+	cli curl -sS --max-time 70 "http://$RELAY/?resent-$$" >"$T/rs.out" 2>&1 &
 	c=$!
 	BG+=("$c")
 	th_wait_until 5 sh -c "grep -q '^tcp SYN_RECV 10\.0\.0\.1:' $TH_PROC/nat" ||
