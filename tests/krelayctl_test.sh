@@ -29,7 +29,7 @@ udp_flow() { cli python3 -c "
 import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('10.0.0.1', $1)); s.sendto(b'x', ('192.168.0.2', 53))"; }
 
-tcp_flow() { cli timeout 2 python3 -c "
+tcp_flow() { cli timeout 20 python3 -c "
 import socket; s = socket.socket(); s.settimeout(0.5); s.bind(('10.0.0.1', $1))
 try: s.connect(('192.168.0.2', 80))
 except OSError: pass" 2>/dev/null; }
