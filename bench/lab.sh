@@ -479,6 +479,7 @@ EOC
 	lookup_runs lookup.e0
 	for n in ${LOOKUP//,/ }; do
 		fill_to "$n"
+		rec meta.hashsize "$(th_stat hash_buckets)"	# grown with max_entries
 		say "lookup: $(th_stat entries_udp) entries"
 		lookup_runs "lookup.e$n"
 	done
