@@ -15,6 +15,20 @@
 #include "table.h"
 #include "track.h"
 
+/*
+ * Who may read the table: CAP_NET_ADMIN, in init_net (the table is
+ * init_net's: CAP_NET_ADMIN over a namespace any user can create must not
+ * show it), with room for at least min bytes.
+ */
+static int table_allowed(struct sock *sk, int len, size_t min)
+{
+	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	if (!net_eq(sock_net(sk), &init_net))
+		return -ENOENT;
+	return len < (int)min ? -EINVAL : 0;
+}
+
 static int get_table(struct sock *sk, void __user *user, int *len)
 {
 	struct krelay_table_hdr hdr = {
@@ -23,18 +37,11 @@ static int get_table(struct sock *sk, void __user *user, int *len)
 	};
 	struct krelay_entry *e;
 	unsigned int max;
-	int err = 0;
+	int err;
 
-	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
-		return -EPERM;
-	/*
-	 * The table is init_net's: CAP_NET_ADMIN over a namespace any user
-	 * can create must not show it.
-	 */
-	if (!net_eq(sock_net(sk), &init_net))
-		return -ENOENT;
-	if (*len < (int)sizeof(hdr))
-		return -EINVAL;
+	err = table_allowed(sk, *len, sizeof(hdr));
+	if (err)
+		return err;
 	max = (*len - sizeof(hdr)) / sizeof(*e);
 	/* Room for flows added during the walk; they are counted anyway. */
 	max = min(max, krelay_table_count(IPPROTO_TCP) +
@@ -64,14 +71,11 @@ static int get_table_page(struct sock *sk, void __user *user, int *len)
 	struct krelay_table_query q;
 	struct krelay_entry *e;
 	unsigned int max;
-	int err = 0;
+	int err;
 
-	if (!ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN))
-		return -EPERM;
-	if (!net_eq(sock_net(sk), &init_net))
-		return -ENOENT;
-	if (*len < (int)(sizeof(q) + sizeof(*e)))
-		return -EINVAL;
+	err = table_allowed(sk, *len, sizeof(q) + sizeof(*e));
+	if (err)
+		return err;
 	if (copy_from_user(&q, user, sizeof(q)))
 		return -EFAULT;
 	if (q.version != KRELAY_TABLE_VERSION || q.record_size || q.count ||
