@@ -194,6 +194,8 @@ setUp() {
 	knobs_default
 	echo flush > $TH_PROC/nat
 	relay_alive || start_tcp_relay
+	# (after a reload tcp_relay registers again within a second)
+	th_wait_listener
 	BG=()
 }
 

@@ -19,6 +19,7 @@ start_tcp_relay() {
 	"$TCP_RELAY" -f -a -n 4 -P "$T/tcp_relay.pid" 2>>"$T/tcp_relay.log" &
 	th_wait_until 10 test -s "$T/tcp_relay.pid" || fail "tcp_relay did not start"
 	th_wait_port tcp 0.0.0.0 "$(th_knob gport)" || fail "tcp_relay does not listen"
+	th_wait_listener || fail "tcp_relay's listener is not registered"
 }
 
 # hold_connection SECONDS: a client connection that stays open, idle.
@@ -64,7 +65,7 @@ oneTimeTearDown() {
 }
 
 setUp() {
-	[ -d /sys/module/krelay ] || th_krelay_load start=1
+	[ -d /sys/module/krelay ] || { th_krelay_load start=1 && th_wait_listener; }
 	echo 1 > $TH_START
 	echo flush > $TH_PROC/nat
 	th_set tcp_timeout_close 10
@@ -236,6 +237,7 @@ testHashGrowsUnderADownloadWithoutLosingIt() {
 	# The load-time hash again for the tests after.
 	th_krelay_unload || fail "rmmod"
 	th_krelay_load start=1 || fail "reload"
+	th_wait_listener || fail "tcp_relay did not register again"
 }
 
 testRmmodWithOpenConnectionsLeavesKernelHealthy() {
@@ -246,6 +248,7 @@ testRmmodWithOpenConnectionsLeavesKernelHealthy() {
 	th_krelay_unload || fail "rmmod with open connections failed"
 	assertTrue "kernel warned" th_dmesg_clean
 	th_krelay_load start=1 || fail "reload failed"
+	th_wait_listener || fail "tcp_relay did not register again"
 	wait_held
 	assertEquals "page after reload" "$(cat "$T/www/index.html")" \
 		"$(cli curl -sS --max-time 10 http://$RELAY/)"

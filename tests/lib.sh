@@ -136,6 +136,12 @@ th_fake_module() {
 # th_stat NAME: one counter of /proc/krelay/stats.
 th_stat() { awk -v n="$1" '$1 == n { print $2 }' "$TH_PROC/stats"; }
 
+# th_wait_listener [SECONDS]: after a (re)load, wait until a listener is
+# registered on gport (tcp_relay registers again within a second; until
+# then steered SYNs are refused).
+th_listener_on_gport() { [ "$(th_stat listener_port)" = "$(th_knob gport)" ]; }
+th_wait_listener() { th_wait_until "${1:-10}" th_listener_on_gport; }
+
 # th_dmesg_clean: no oops, BUG, WARNING or lockdep report so far.
 # Lines that only say a debug kernel's checker is on are not reports.
 TH_DMESG_BENIGN='RCU lockdep checking is enabled|kmemleak: (Kernel memory leak detector|Automatic memory scanning)'
