@@ -33,12 +33,12 @@ const struct krelay_knob krelay_knobs[] = {
 	{ "udp_ports", KRELAY_KNOB_PORTS, 1, 65535, &krelay_cfg.udp_ports },
 	{ "interfaces", KRELAY_KNOB_IFNAMES, 0, 0, &krelay_cfg.interfaces },
 	{ "max_entries", KRELAY_KNOB_U32, 1, 4194304, &krelay_cfg.max_entries },
-	{ "udp_timeout", KRELAY_KNOB_U32, 1, 86400, &krelay_cfg.udp_timeout },
-	{ "udp_stream_timeout", KRELAY_KNOB_U32, 1, 86400,
+	{ "udp_timeout", KRELAY_KNOB_SECS, 1, 86400, &krelay_cfg.udp_timeout },
+	{ "udp_stream_timeout", KRELAY_KNOB_SECS, 1, 86400,
 	  &krelay_cfg.udp_stream_timeout },
-	{ "tcp_timeout_established", KRELAY_KNOB_U32, 1, 864000,
+	{ "tcp_timeout_established", KRELAY_KNOB_SECS, 1, 864000,
 	  &krelay_cfg.tcp_timeout_established },
-	{ "tcp_timeout_close", KRELAY_KNOB_U32, 1, 864000,
+	{ "tcp_timeout_close", KRELAY_KNOB_SECS, 1, 864000,
 	  &krelay_cfg.tcp_timeout_close },
 	{ "max_per_client", KRELAY_KNOB_U32, 0, 4194304,
 	  &krelay_cfg.max_per_client },
@@ -251,6 +251,7 @@ int krelay_knob_show(const struct krelay_knob *k, char *buf, size_t size)
 	case KRELAY_KNOB_PORT:
 		return scnprintf(buf, size, "%u\n", READ_ONCE(*(u16 *)k->val));
 	case KRELAY_KNOB_U32:
+	case KRELAY_KNOB_SECS:
 		return scnprintf(buf, size, "%u\n", READ_ONCE(*(u32 *)k->val));
 	case KRELAY_KNOB_IPV4:
 		ip = READ_ONCE(*(__be32 *)k->val);
@@ -322,6 +323,14 @@ int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
 		    v != krelay_cfg.max_entries && krelay_table_fit(v))
 			pr_warn("no memory to grow the hash for %u entries\n", v);
 		WRITE_ONCE(*(u32 *)k->val, v);
+		break;
+	case KRELAY_KNOB_SECS:
+		err = krelay_parse_u32(buf, len, k->min, k->max, &v);
+		if (err || v == *(u32 *)k->val)
+			break;
+		WRITE_ONCE(*(u32 *)k->val, v);
+		/* Flows expire by the new timeout from now on. */
+		krelay_table_timeouts_changed();
 		break;
 	case KRELAY_KNOB_IPV4:
 		err = parse_ipv4(buf, len, &ip);

@@ -65,6 +65,7 @@ enum krelay_knob_type {
 	KRELAY_KNOB_IPV4,
 	KRELAY_KNOB_PORTS,
 	KRELAY_KNOB_U32,
+	KRELAY_KNOB_SECS,	/* a timeout: a u32 of seconds */
 	KRELAY_KNOB_IFNAMES,
 };
 
@@ -107,6 +108,7 @@ enum krelay_stat {
 	KRELAY_STAT_ICMP_REDIRECT,
 	KRELAY_STAT_IMPOSTOR,
 	KRELAY_STAT_NO_LISTENER,
+	KRELAY_STAT_GC_CHECKED,
 	KRELAY_STAT_MAX
 };
 
@@ -120,6 +122,11 @@ extern const char *const krelay_stat_names[KRELAY_STAT_MAX];
 static inline void krelay_count(enum krelay_stat s)
 {
 	this_cpu_inc(krelay_stats.c[s]);
+}
+
+static inline void krelay_count_n(enum krelay_stat s, unsigned int n)
+{
+	this_cpu_add(krelay_stats.c[s], n);
 }
 
 u64 krelay_stat_sum(enum krelay_stat s);

@@ -33,6 +33,7 @@ const char *const krelay_stat_names[KRELAY_STAT_MAX] = {
 	[KRELAY_STAT_ICMP_REDIRECT]	= "icmp_redirect",
 	[KRELAY_STAT_IMPOSTOR]		= "impostor",
 	[KRELAY_STAT_NO_LISTENER]	= "no_listener",
+	[KRELAY_STAT_GC_CHECKED]	= "gc_checked",
 };
 
 u64 krelay_stat_sum(enum krelay_stat s)

@@ -24,8 +24,9 @@ module_param(hashsize, uint, 0444);
 MODULE_PARM_DESC(hashsize, "NAT table hash buckets at load (power of two; default: max_entries rounded up); the hash grows with max_entries");
 
 #define KRELAY_LOCKS		1024
-#define GC_INTERVAL		HZ
 #define GC_MAX_RUN		msecs_to_jiffies(10)
+#define GC_BATCH		32
+#define WHEEL_SLOTS		512	/* seconds ahead, a power of two */
 #define CC_LOCKS		256
 
 /*
@@ -50,7 +51,7 @@ static spinlock_t locks[KRELAY_LOCKS];
 static DEFINE_SPINLOCK(locks_all_lock);
 static bool locks_all;
 static seqcount_spinlock_t hgen = SEQCNT_SPINLOCK_ZERO(hgen, &locks_all_lock);
-/* Serialises resizes with full walks (flush, GC), which must see one hash. */
+/* Serialises resizes with full walks (flush), which must see one hash. */
 static DEFINE_MUTEX(resize_mutex);
 static struct kmem_cache *flow_cache;
 
@@ -80,8 +81,27 @@ static spinlock_t cc_locks[CC_LOCKS];
 
 static atomic_t count_all, count_udp, count_tcp;
 
+/*
+ * Expiry is a lazy timer wheel, so that the GC's work follows the flows
+ * that may expire, not the size of the table. Each flow sits on the slot
+ * of the second it may expire in, as last placed (at most WHEEL_SLOTS - 1
+ * ahead). Packets only move last_seen; the GC visits the slots that are
+ * due, deletes the flows found expired and places the others again. What
+ * may shorten a flow's timeout places it again at once: a state change,
+ * its confirmation, and (for every flow) a timeout knob's change.
+ * wheel_lock protects the slots, wheel_redo (flows to place again),
+ * gc_due (the due slot the GC is working through) and wheel_tick and
+ * wheel_next: slot wheel_tick is the next due, at jiffies wheel_next. It
+ * nests inside f->lock; a flow is put on a slot only while f->dead is
+ * false under wheel_lock (flow_delete sets dead first).
+ */
+static struct list_head wheel[WHEEL_SLOTS];
+static LIST_HEAD(wheel_redo);
+static LIST_HEAD(gc_due);
+static DEFINE_SPINLOCK(wheel_lock);
+static unsigned long wheel_tick, wheel_next;
+
 static struct delayed_work gc_work;
-static unsigned int gc_next;	/* next bucket to scan, GC work only */
 
 static u32 tuple_hash(const struct krelay_hash *h, const struct krelay_tuple *t)
 {
@@ -302,6 +322,37 @@ static void evict_list_update(struct krelay_flow *f, bool created)
 	spin_unlock(&evict_lock);
 }
 
+static bool flow_expired(const struct krelay_flow *f, unsigned long now)
+{
+	return time_after(now, READ_ONCE(f->last_seen) + krelay_flow_timeout(f));
+}
+
+/*
+ * Caller holds wheel_lock: put f on the first due slot after the jiffy it
+ * may expire at (the next slot at the earliest: the GC handles the current
+ * one), unless it is being deleted.
+ */
+static void wheel_place_locked(struct krelay_flow *f)
+{
+	unsigned long at = READ_ONCE(f->last_seen) + krelay_flow_timeout(f);
+	unsigned long k = 0;
+
+	lockdep_assert_held(&wheel_lock);
+	if (READ_ONCE(f->dead))
+		return;
+	if (!time_before(at, wheel_next))
+		k = min_t(unsigned long, (at - wheel_next) / HZ + 1,
+			  WHEEL_SLOTS - 1);
+	list_move_tail(&f->expiry, &wheel[(wheel_tick + k) & (WHEEL_SLOTS - 1)]);
+}
+
+static void wheel_place(struct krelay_flow *f)
+{
+	spin_lock_bh(&wheel_lock);
+	wheel_place_locked(f);
+	spin_unlock_bh(&wheel_lock);
+}
+
 /* Unhash f and free it after a grace period; false if already gone. */
 static bool flow_delete(struct krelay_flow *f, enum krelay_stat why)
 {
@@ -317,6 +368,9 @@ static bool flow_delete(struct krelay_flow *f, enum krelay_stat why)
 	spin_lock(&evict_lock);
 	list_del_init(&f->evict);
 	spin_unlock(&evict_lock);
+	spin_lock(&wheel_lock);
+	list_del_init(&f->expiry);
+	spin_unlock(&wheel_lock);
 	spin_unlock_bh(&f->lock);
 
 	for (r = 0; r < nodes; r += 2)
@@ -408,6 +462,7 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 	}
 	spin_lock_init(&f->lock);
 	INIT_LIST_HEAD(&f->evict);
+	INIT_LIST_HEAD(&f->expiry);
 	f->cc = cc;
 	for (r = 0; r < KRELAY_ROLE_MAX; r++)
 		f->node[r].role = r;
@@ -456,6 +511,7 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 	 */
 	spin_lock_bh(&f->lock);
 	evict_list_update(f, true);
+	wheel_place(f);
 	spin_unlock_bh(&f->lock);
 	krelay_count(KRELAY_STAT_INSERT);
 	return f;
@@ -511,6 +567,7 @@ void krelay_flow_confirm(struct krelay_flow *f)
 		list_del_init(&f->evict);
 		spin_unlock(&evict_lock);
 		evict_list_update(f, false);
+		wheel_place(f);
 	}
 	spin_unlock_bh(&f->lock);
 }
@@ -534,11 +591,7 @@ void krelay_flow_set_state(struct krelay_flow *f, u8 state)
 	lockdep_assert_held(&f->lock);
 	WRITE_ONCE(f->state, state);
 	evict_list_update(f, false);
-}
-
-static bool flow_expired(const struct krelay_flow *f, unsigned long now)
-{
-	return time_after(now, READ_ONCE(f->last_seen) + krelay_flow_timeout(f));
+	wheel_place(f);
 }
 
 /* The hash while resize_mutex is held: no resize can replace it. */
@@ -592,41 +645,106 @@ void krelay_table_flush(void)
 }
 
 /*
- * Expire idle flows, a bucket at a time: the RCU section covers one chain
- * and the worker yields between buckets, so a long pass never holds up
- * others. A pass stops at GC_MAX_RUN and goes on shortly after.
+ * Caller holds wheel_lock: take up to GC_BATCH expired flows off list l
+ * into batch, placing the others again. Returns how many it took.
+ */
+static unsigned int gc_take(struct list_head *l, struct krelay_flow **batch,
+			    unsigned long now)
+{
+	unsigned int n = 0, seen = 0;
+	struct krelay_flow *f;
+
+	while (n < GC_BATCH && seen < 4 * GC_BATCH &&
+	       (f = list_first_entry_or_null(l, struct krelay_flow, expiry))) {
+		seen++;
+		if (flow_expired(f, now)) {
+			list_del_init(&f->expiry);
+			batch[n++] = f;
+		} else {
+			wheel_place_locked(f);
+		}
+	}
+	krelay_count_n(KRELAY_STAT_GC_CHECKED, seen);
+	return n;
+}
+
+/*
+ * Work through list l (the due slot, or wheel_redo) a batch at a time,
+ * until it is empty or the run's deadline passes; true when empty. The
+ * batch is deleted outside wheel_lock, under RCU: a flow taken off the
+ * wheel stays valid until then even if another CPU deletes it first.
+ */
+static bool gc_drain(struct list_head *l, unsigned long deadline)
+{
+	struct krelay_flow *batch[GC_BATCH];
+	unsigned int i, n;
+	bool empty;
+
+	for (;;) {
+		rcu_read_lock();
+		spin_lock_bh(&wheel_lock);
+		n = gc_take(l, batch, jiffies);
+		empty = list_empty(l);
+		spin_unlock_bh(&wheel_lock);
+		for (i = 0; i < n; i++)
+			flow_delete(batch[i], KRELAY_STAT_EXPIRED);
+		rcu_read_unlock();
+		if (empty)
+			return true;
+		if (time_after(jiffies, deadline))
+			return false;
+		cond_resched();
+	}
+}
+
+/*
+ * The GC: flows to place again after a timeout knob changed, then each
+ * slot that has come due, a run at most GC_MAX_RUN long; it sleeps until
+ * the next slot is due. Behind by a whole turn of the wheel (an idle CPU
+ * defers it), it visits every slot once and starts the wheel again at now.
  */
 static void gc_worker(struct work_struct *work)
 {
-	unsigned long now = jiffies, deadline = now + GC_MAX_RUN;
-	unsigned long next = GC_INTERVAL;
-	struct krelay_node *n;
-	struct krelay_hash *h;
-	unsigned int scanned = 0;
+	unsigned long deadline = jiffies + GC_MAX_RUN, next;
+	unsigned int turns = 0;
 
-	mutex_lock(&resize_mutex);
-	h = htab_locked();
-	gc_next &= h->mask;
-	while (scanned++ <= h->mask) {
-		rcu_read_lock();
-		hlist_for_each_entry_rcu(n, &h->b[gc_next], hnode) {
-			struct krelay_flow *f = krelay_node_flow(n);
-
-			if (n->role == KRELAY_ROLE_ORIG && flow_expired(f, now))
-				flow_delete(f, KRELAY_STAT_EXPIRED);
-		}
-		rcu_read_unlock();
-		gc_next = (gc_next + 1) & h->mask;
-		if (gc_next == 0)
-			break;		/* a full pass: rest until the next */
-		if (time_after(jiffies, deadline)) {
-			next = 1;	/* bounded run: go on shortly */
+	if (!gc_drain(&wheel_redo, deadline) || !gc_drain(&gc_due, deadline))
+		goto again;
+	for (;;) {
+		spin_lock_bh(&wheel_lock);
+		if (time_before(jiffies, wheel_next)) {
+			next = wheel_next - jiffies;
+			spin_unlock_bh(&wheel_lock);
 			break;
 		}
-		cond_resched();
+		list_splice_init(&wheel[wheel_tick & (WHEEL_SLOTS - 1)], &gc_due);
+		wheel_tick++;
+		wheel_next += HZ;
+		if (++turns == WHEEL_SLOTS)
+			wheel_next = jiffies + HZ;
+		spin_unlock_bh(&wheel_lock);
+		if (!gc_drain(&gc_due, deadline))
+			goto again;
 	}
-	mutex_unlock(&resize_mutex);
 	queue_delayed_work(system_power_efficient_wq, &gc_work, next);
+	return;
+again:
+	queue_delayed_work(system_power_efficient_wq, &gc_work, 1);
+}
+
+/*
+ * A timeout knob changed: every flow is placed again from its new
+ * timeout, by the GC (soon, in batches).
+ */
+void krelay_table_timeouts_changed(void)
+{
+	unsigned int i;
+
+	spin_lock_bh(&wheel_lock);
+	for (i = 0; i < WHEEL_SLOTS; i++)
+		list_splice_tail_init(&wheel[i], &wheel_redo);
+	spin_unlock_bh(&wheel_lock);
+	mod_delayed_work(system_power_efficient_wq, &gc_work, 0);
 }
 
 /* The nat file: a header, then one line per flow. */
@@ -1064,8 +1182,12 @@ int krelay_table_init(void)
 		spin_lock_init(&cc_locks[i]);
 	get_random_bytes(&hash_key, sizeof(hash_key));
 	RCU_INIT_POINTER(htab, h);
+	for (i = 0; i < WHEEL_SLOTS; i++)
+		INIT_LIST_HEAD(&wheel[i]);
+	wheel_tick = 0;
+	wheel_next = jiffies + HZ;
 	INIT_DEFERRABLE_WORK(&gc_work, gc_worker);
-	queue_delayed_work(system_power_efficient_wq, &gc_work, GC_INTERVAL);
+	queue_delayed_work(system_power_efficient_wq, &gc_work, HZ);
 	return 0;
 
 err_cc_buckets:

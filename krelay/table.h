@@ -46,6 +46,7 @@ struct krelay_node {
 struct krelay_flow {
 	struct krelay_node	node[KRELAY_ROLE_MAX];
 	struct list_head	evict;		/* on an eviction list, or empty */
+	struct list_head	expiry;		/* on a slot of the expiry wheel */
 	/* Protects state, confirmed, nodes, dead and the list f->evict is on. */
 	spinlock_t		lock;
 	u8			proto;
@@ -92,6 +93,7 @@ void krelay_flow_seen(struct krelay_flow *f, enum krelay_role role,
 		      unsigned int len);
 void krelay_flow_set_state(struct krelay_flow *f, u8 state);
 void krelay_flow_delete(struct krelay_flow *f);
+void krelay_table_timeouts_changed(void);
 void krelay_flow_export(const struct krelay_flow *f, struct krelay_entry *e);
 
 /* Fill up to max records; returns the total number of flows. */

@@ -41,6 +41,7 @@ stop_dns_server() {
 nat_lines() { tail -n +2 $TH_PROC/nat; }
 nat_count() { nat_lines | wc -l; }
 nat_empty() { [ "$(nat_count)" -eq 0 ]; }
+no_udp_entries() { [ "$(th_stat entries_udp)" = 0 ]; }
 
 capture_start() {
 	th_capture_start cli "$T/cap.pcap" udp or icmp || fail "tcpdump did not start"
@@ -251,6 +252,32 @@ testIdleFlowsExpire() {
 	th_set udp_stream_timeout 2
 	th_wait_until 8 nat_empty || fail "flows did not expire: $(nat_lines)"
 	assertEquals "expired" $((expired + 2)) "$(th_stat expired)"
+}
+
+# Expiry is a timer wheel: the GC looks at the flows that may have expired
+# (gc_checked), not at the whole table every second; a timeout knob's
+# change still reaches every flow.
+testGcLooksOnlyAtFlowsThatMayExpire() {
+	local c0 e0 n
+	th_set udp_timeout 600
+	cli python3 "$TH_TOP/tests/attack.py" flood --dst $RELAY --dport 53 \
+		--kind dns --src 10.0.0.100-10.0.0.101 --sport 20000 -n 2000 >/dev/null
+	n=$(th_stat entries_udp)
+	assertTrue "flows in the table: $n" "[ $n -ge 1900 ]"
+	# (answers still arriving make flows REPLIED: a state change, placed
+	# again at once, not by the GC)
+	sleep 1
+	c0=$(th_stat gc_checked)
+	sleep 4
+	assertTrue "flows the GC looked at in 4 s, $n flows due in 600 s: $(($(th_stat gc_checked) - c0))" \
+		"[ $(($(th_stat gc_checked) - c0)) -lt 50 ]"
+	e0=$(th_stat expired)
+	th_set udp_timeout 1
+	th_wait_until 15 no_udp_entries ||
+		fail "flows left after udp_timeout 1: $(th_stat entries_udp)"
+	assertTrue "expired: $(($(th_stat expired) - e0)) of $n" "[ $(($(th_stat expired) - e0)) -ge $n ]"
+	assertTrue "the GC looked at each flow: $(($(th_stat gc_checked) - c0))" \
+		"[ $(($(th_stat gc_checked) - c0)) -ge $n ]"
 }
 
 testOtherTrafficPassesUntouched() {
