@@ -24,7 +24,8 @@
 # BENCH_FLOOD_PPS (the flood's fixed rate, default 2000 packets/s),
 # BENCH_FLOOD_MAX (max_entries under the flood, default 2000),
 # BENCH_LOOKUP (the table sizes, default 1000,60000,1000000),
-# BENCH_FILL_PPS (the rate that fills the table for lookup, default 50000);
+# BENCH_FILL_PPS (the rate that fills the table for lookup, default 50000),
+# BENCH_PERF=1 (one more DNS run per table size, profiled: perf-lookup.*);
 # BENCH_HASHSIZE, krelay's hashsize at load (default: the module's).
 
 . "$(dirname "$0")/../tests/lib.sh"
@@ -41,6 +42,7 @@ FLOOD_PPS=${BENCH_FLOOD_PPS:-2000}
 FLOOD_MAX=${BENCH_FLOOD_MAX:-2000}
 LOOKUP=${BENCH_LOOKUP:-1000,60000,1000000}
 FILL_PPS=${BENCH_FILL_PPS:-50000}
+PERF=${BENCH_PERF:-}
 # Spoofed sources (flood, lookup): on the client's network, so the relay's
 # rp_filter lets them in; spoof_neighbours gives them a MAC nobody has.
 SPOOF=10.0.0.100-10.0.0.250
@@ -453,6 +455,15 @@ lookup_runs() {
 	rec "$1.idle_cpu_pct" "$(cpu_busy "$c0" "$(cpu_ticks)")"
 	rec "$1.mem_used_kb" "$(mem_used_kb)"
 	for i in $(seq "$REPS"); do dns_run krelay "$1"; done
+	# BENCH_PERF=1: one more run, not counted, profiled with perf.
+	if [ -n "$PERF" ]; then
+		perf record -e cpu-clock -a -o "$T/perf.data" -- sleep $((DUR + 1)) 2>/dev/null &
+		sleep 0.5
+		dns_run krelay "$1.perf"
+		wait $!
+		perf report -i "$T/perf.data" --sort dso,sym --stdio 2>/dev/null |
+			grep -v '^#' | grep . | head -40 > "$OUT/perf-$1-sym.txt"
+	fi
 	# A page of 1000 flows through TABLE_PAGE (what GET /api/nat asks
 	# for): the median of the first 20 pages.
 	rec "$1.page_us" "$("$BT" page - - 1000 20 | sed -n 's/.*us_median=\([0-9]*\).*/\1/p')"
