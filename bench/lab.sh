@@ -25,7 +25,8 @@
 # BENCH_FLOOD_MAX (max_entries under the flood, default 2000),
 # BENCH_LOOKUP (the table sizes, default 1000,60000,1000000),
 # BENCH_FILL_PPS (the rate that fills the table for lookup, default 50000),
-# BENCH_PERF=1 (one more DNS run per table size, profiled: perf-lookup.*);
+# BENCH_PERF=1 (one more DNS run per table size, profiled: perf-lookup.*),
+# BENCH_LOOKUP_Q (dnsperf's queries outstanding in lookup, default 32);
 # BENCH_HASHSIZE, krelay's hashsize at load (default: the module's).
 
 . "$(dirname "$0")/../tests/lib.sh"
@@ -43,6 +44,7 @@ FLOOD_MAX=${BENCH_FLOOD_MAX:-2000}
 LOOKUP=${BENCH_LOOKUP:-1000,60000,1000000}
 FILL_PPS=${BENCH_FILL_PPS:-50000}
 PERF=${BENCH_PERF:-}
+LOOKUP_Q=${BENCH_LOOKUP_Q:-32}
 # Spoofed sources (flood, lookup): on the client's network, so the relay's
 # rp_filter lets them in; spoof_neighbours gives them a MAC nobody has.
 SPOOF=10.0.0.100-10.0.0.250
@@ -171,7 +173,7 @@ passive_opens() { srv awk '/^Tcp:/ { if (h) print $7; h = 1 }' /proc/net/snmp; }
 # dns_run PATH [KEY]: dnsperf for DUR s; qps and latency percentiles.
 dns_run() {
 	local p=$1 k=${2:-udp.$1} a=${DNS[$1]} f=$T/dnsperf.out lat
-	cli dnsperf -s "${a%:*}" -p "${a#*:}" -d "$T/queries" -l "$DUR" -c 4 -q 32 -v \
+	cli dnsperf -s "${a%:*}" -p "${a#*:}" -d "$T/queries" -l "$DUR" -c 4 -q "${DNS_Q:-32}" -v \
 		> "$f" 2>&1
 	rec "$k.qps" "$(awk '/Queries per second/ { print $4 }' "$f")"
 	rec "$k.lost" "$(awk '/Queries lost/ { print $3 }' "$f")"
@@ -454,12 +456,16 @@ lookup_runs() {
 	sleep 2
 	rec "$1.idle_cpu_pct" "$(cpu_busy "$c0" "$(cpu_ticks)")"
 	rec "$1.mem_used_kb" "$(mem_used_kb)"
-	for i in $(seq "$REPS"); do dns_run krelay "$1"; done
+	for i in $(seq "$REPS"); do
+		c0=$(cpu_ticks)
+		DNS_Q=$LOOKUP_Q dns_run krelay "$1"
+		rec "$1.busy_pct" "$(cpu_busy "$c0" "$(cpu_ticks)")"
+	done
 	# BENCH_PERF=1: one more run, not counted, profiled with perf.
 	if [ -n "$PERF" ]; then
 		perf record -e cpu-clock -a -o "$T/perf.data" -- sleep $((DUR + 1)) 2>/dev/null &
 		sleep 0.5
-		dns_run krelay "$1.perf"
+		DNS_Q=$LOOKUP_Q dns_run krelay "$1.perf"
 		wait $!
 		perf report -i "$T/perf.data" --sort dso,sym --stdio 2>/dev/null |
 			grep -v '^#' | grep . | head -40 > "$OUT/perf-$1-sym.txt"
@@ -514,6 +520,7 @@ rec meta.cpu "\"$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)\""
 rec meta.ncpu "$(nproc)"
 rec meta.reps "$REPS"
 rec meta.dur "$DUR"
+rec meta.lookup_q "$LOOKUP_Q"
 rec meta.hashsize "$(cat /sys/module/krelay/parameters/hashsize 2>/dev/null || echo default)"
 for i in $(seq "$REPS"); do
 	if want udp; then

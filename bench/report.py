@@ -294,11 +294,15 @@ def lookup_detail(runs):
              "share). The empty table before and after differing by more "
              "than about 15 %% means the lab's speed changed during the part "
              "(the host is shared): read that run's ratios with care. Goal: "
-             "1M entries cost at most 10 %%, a ratio of at least 0.9." %
-             runs.get("meta.hashsize", ["?"])[-1], "",
+             "1M entries cost at most 10 %%, a ratio of at least 0.9. "
+             "dnsperf keeps %s queries outstanding; CPU busy: the guest's "
+             "during the runs (below 100 %%, q/s is bound by latency, not "
+             "by the relay's CPU)." %
+             (runs.get("meta.hashsize", ["?"])[-1],
+              runs.get("meta.lookup_q", ["32"])[-1]), "",
              "| other flows | entries present | q/s | ratio to empty | runs "
-             "| p50 ms | p99 ms | idle CPU % | memory in use | fill rate pps |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| p50 ms | p99 ms | CPU busy % | idle CPU % | memory in use | fill rate pps |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     mem0 = median(runs, "lookup.e0.mem_used_kb")
     for key, label in [("e0", "none (before)")] + [
             ("e%d" % n, "{:,}".format(n)) for n in lookup_sizes(runs)] + [
@@ -307,12 +311,13 @@ def lookup_detail(runs):
         if not runs.get(k + ".qps"):
             continue
         memkb = median(runs, k + ".mem_used_kb")
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             label, runs.get(k + ".entries", ["0" if key.startswith("e0") else "-"])[-1],
             fmt(median(runs, k + ".qps")),
             fmt(ratio(median(runs, k + ".qps"), base)),
             runs_fmt(runs, k + ".qps"),
             fmt(median(runs, k + ".p50_ms")), fmt(median(runs, k + ".p99_ms")),
+            ifmt(median(runs, k + ".busy_pct")),
             ifmt(median(runs, k + ".idle_cpu_pct")),
             "%s MB (%+.0f)" % (ifmt(memkb / 1024), (memkb - mem0) / 1024)
             if memkb is not None and mem0 is not None else "-",
