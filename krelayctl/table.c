@@ -8,14 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "krelayctl.h"
-
-static const char *const states[] = {
-	"UNREPLIED", "REPLIED", "STREAM", "SYN_SENT", "SYN_RECV", "ESTABLISHED",
-	"FIN_WAIT", "CLOSE_WAIT", "TIME_WAIT", "CLOSE",
-};
 
 /* A NAT table line: proto state client relay server gport relay_port age_s idle_s packets bytes */
 struct flow {
@@ -132,15 +126,20 @@ static int list_args(int argc, char *argv[], struct list_filter *lf)
 			}
 			lf->proto = val;
 		} else if (!strcmp(key, "state")) {
-			for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-				if (!strcasecmp(val, states[i]))
-					break;
-			if (i == sizeof(states) / sizeof(states[0])) {
-				warnx("list: state \"%s\": expected UNREPLIED, REPLIED, STREAM, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, TIME_WAIT or CLOSE",
-				      val);
+			i = kr_state_parse(val);
+			if (!i) {
+				char names[256] = "";
+
+				for (i = 1; strcmp(kr_state_name(i), "?"); i++)
+					snprintf(names + strlen(names),
+						 sizeof(names) - strlen(names),
+						 "%s%s", i > 1 ? ", " : "",
+						 kr_state_name(i));
+				warnx("list: state \"%s\": expected one of %s",
+				      val, names);
 				return -1;
 			}
-			lf->state = states[i];
+			lf->state = kr_state_name(i);
 		} else if (!strcmp(key, "client") || !strcmp(key, "server")) {
 			af = !strcmp(key, "client") ? &lf->client : &lf->server;
 			if (parse_addr(val, &af->ip, &af->port, false) < 0) {

@@ -190,6 +190,11 @@ kr_table_entry(const struct kr_table *t, uint32_t i)
 	return (const struct krelay_entry *)(t->recs + (size_t)i * t->stride);
 }
 
+/* The name of a flow state (enum krelay_state), or "?" for one unknown. */
+const char *kr_state_name(unsigned int state);
+/* The state named s, in any case; 0 when s names none. */
+unsigned int kr_state_parse(const char *s);
+
 /* json.c: the JSON form of a value (jansson's json_t) */
 struct json_t;
 

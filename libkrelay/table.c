@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,4 +73,22 @@ void kr_table_free(struct kr_table *t)
 {
 	free(t->recs);
 	t->recs = NULL;
+}
+
+static const char *const state_names[] = KRELAY_STATE_NAMES;
+#define NSTATES (sizeof(state_names) / sizeof(state_names[0]))
+
+const char *kr_state_name(unsigned int state)
+{
+	return state < NSTATES && state_names[state] ? state_names[state] : "?";
+}
+
+unsigned int kr_state_parse(const char *s)
+{
+	unsigned int i;
+
+	for (i = 1; i < NSTATES; i++)
+		if (state_names[i] && !strcasecmp(s, state_names[i]))
+			return i;
+	return 0;
 }

@@ -505,6 +505,7 @@ testNatPagingAndFilters() {
 	assertEquals "client=10.0.0.0/0 (everyone)" "8 null 8" \
 		"$(nat_query client=10.0.0.0/0 | cut -d' ' -f1-3)"
 	assertEquals "state=REPLIED" "8 null 7 udp" "$(nat_query state=REPLIED | cut -d' ' -f1-4)"
+	assertEquals "state=replied (any case)" "8 null 7 udp" "$(nat_query state=replied | cut -d' ' -f1-4)"
 	assertEquals "state=SYN_SENT (nobody)" "8 null 0 - -" "$(nat_query state=SYN_SENT)"
 	assertEquals "client=10.0.0.9 (nobody)" "8 null 0 - -" "$(nat_query client=10.0.0.9)"
 }

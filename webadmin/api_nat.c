@@ -20,19 +20,9 @@
 #define NAT_LIMIT_MAX		KRELAY_TABLE_PAGE_MAX
 #define NAT_NUM_MAX		4194304
 
-static const char *const state_names[] = KRELAY_STATE_NAMES;
-
 static const char *proto_name(unsigned int proto)
 {
 	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
-}
-
-static const char *state_name(unsigned int state)
-{
-	if (state < sizeof(state_names) / sizeof(state_names[0]) &&
-	    state_names[state])
-		return state_names[state];
-	return "?";
 }
 
 /* "ip:port" into buf (at least 22 bytes). */
@@ -62,7 +52,7 @@ static json_t *entry_json(const struct krelay_entry *e)
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:o}",
 			 "proto", proto_name(e->proto),
-			 "state", state_name(e->state),
+			 "state", kr_state_name(e->state),
 			 "client", addr_str(&e->client, client, sizeof(client)),
 			 "relay", addr_str(&e->relay, relay, sizeof(relay)),
 			 "server", e->server.ip ?
@@ -206,17 +196,8 @@ int nat_parse_client_filter(const char *s, struct krelay_table_filter *f)
 /* NULL (any: 0) or a state's name. */
 int nat_parse_state(const char *s, unsigned int *state)
 {
-	unsigned int i;
-
-	*state = 0;
-	if (!s)
-		return 0;
-	for (i = 1; i < sizeof(state_names) / sizeof(state_names[0]); i++)
-		if (state_names[i] && strcmp(s, state_names[i]) == 0) {
-			*state = i;
-			return 0;
-		}
-	return -1;
+	*state = s ? kr_state_parse(s) : 0;
+	return s && !*state ? -1 : 0;
 }
 
 static const char *query(struct MHD_Connection *c, const char *name)
