@@ -147,7 +147,7 @@ testChecksumsCorrectWithOffloadsOff() {
 
 testEntryShowsBothLegsAndGoesAfterClose() {
 	local line
-	th_set tcp_timeout_close 3
+	th_set tcp_timeout_close 10
 	hold_connection 3
 	th_wait_until 10 sh -c "grep -q '^tcp ESTABLISHED .* [0-9][0-9]* [0-9]' $TH_PROC/nat" ||
 		fail "no established, paired entry: $(nat_tcp)"
@@ -158,8 +158,19 @@ testEntryShowsBothLegsAndGoesAfterClose() {
 	assertNotEquals "tcp_relay's port toward the server" "-" \
 		"$(echo "$line" | cut -d' ' -f7)"
 	# Both FINs seen: the entry lingers for late ACKs and FINs, then goes.
-	th_wait_until 15 sh -c "grep -q '^tcp TIME_WAIT' $TH_PROC/nat" ||
-		fail "entry not closed: $(nat_tcp)"
+	# (What the entry went through, for the message when it fails.)
+	( for _ in $(seq 100); do
+		nat_tcp | cut -d' ' -f2 | tr '\n' ' '
+		awk '$1 ~ /^(expired|deleted|out_of_window|invalid)$/ { printf "%s=%s ", $1, $2 }' $TH_PROC/stats
+		echo
+		sleep 0.2
+	done ) >"$T/states" 2>/dev/null &
+	local watch=$!
+	if ! th_wait_until 15 sh -c "grep -q '^tcp TIME_WAIT' $TH_PROC/nat"; then
+		kill $watch 2>/dev/null
+		fail "entry not closed: $(nat_tcp); went through: $(uniq "$T/states" | tr '\n' '|')"
+	fi
+	kill $watch 2>/dev/null
 	sleep 1
 	assertTrue "closed entry lingers" "grep -q '^tcp TIME_WAIT' $TH_PROC/nat"
 	th_wait_until 15 no_tcp_flows || fail "entry left after close: $(nat_tcp)"

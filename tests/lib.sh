@@ -3,6 +3,10 @@
 
 TH_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export TH_TOP
+# How much slower than usual this kernel runs (the lab's LAB_SCALE, from the
+# guest's command line: 4 on the debug kernel). Waits for something that
+# depends only on elapsed time (an idle timeout to pass) scale with it.
+export TH_SCALE=${lab_scale:-1}
 
 # th_wait_until SECONDS CMD...: run CMD every 50 ms until it succeeds;
 # fail after SECONDS.

@@ -368,7 +368,7 @@ testKilledChildrenCloseBothPeers() {
 	pkill -KILL -P "$p"
 	download_end
 	# 18: partial file, 56: receive failure; 28 would be a hang
-	assertTrue "client saw the close at once (curl rc $DL_RC after $DL_SECS s)" \
+	assertTrue "client saw the close at once (curl rc $DL_RC after $DL_SECS s, $(stat -c %s "$T/dl.bin") bytes)" \
 		"[ $DL_RC = 18 -o $DL_RC = 56 ] && [ $DL_SECS -lt 20 ]"
 	th_wait_until 30 srv_port_idle 81
 	assertEquals "server's side still open" "" \
@@ -400,7 +400,7 @@ testStoppedServerIsCutAfterIdleTimeout() {
 testSlowClientDoesNotStarveOthers() {
 	local out i ok=0 pairs
 	cli python3 "$LORIS" $RELAY 80 -n "$LORIS_N" --bind 10.0.0.3 \
-		--trickle 10 --wait $((IDLE + 20)) > "$T/loris" &
+		--trickle 10 --wait $(((IDLE + 20) * TH_SCALE)) > "$T/loris" &
 	local lp=$!
 	th_wait_until 20 slow_client_paired
 	sleep 2
