@@ -26,7 +26,9 @@
 # BENCH_LOOKUP (the table sizes, default 1000,60000,1000000),
 # BENCH_FILL_PPS (the rate that fills the table for lookup, default 50000),
 # BENCH_PERF=1 (one more DNS run per table size, profiled: perf-lookup.*),
-# BENCH_LOOKUP_Q (dnsperf's queries outstanding in lookup, default 32);
+# BENCH_LOOKUP_Q (dnsperf's queries outstanding in lookup, default 32),
+# BENCH_LOOKUP_CYCLES (empty, then each size, again from a flushed table:
+# default 3), BENCH_LOOKUP_DUR (seconds per lookup run, default 8);
 # BENCH_HASHSIZE, krelay's hashsize at load (default: the module's).
 
 . "$(dirname "$0")/../tests/lib.sh"
@@ -45,6 +47,8 @@ LOOKUP=${BENCH_LOOKUP:-1000,60000,1000000}
 FILL_PPS=${BENCH_FILL_PPS:-50000}
 PERF=${BENCH_PERF:-}
 LOOKUP_Q=${BENCH_LOOKUP_Q:-32}
+LOOKUP_CYCLES=${BENCH_LOOKUP_CYCLES:-3}
+LOOKUP_DUR=${BENCH_LOOKUP_DUR:-8}
 # Spoofed sources (flood, lookup): on the client's network, so the relay's
 # rp_filter lets them in; spoof_neighbours gives them a MAC nobody has.
 SPOOF=10.0.0.100-10.0.0.250
@@ -446,9 +450,10 @@ cpu_quiet() {
 	rec "$1.quiet_secs" $((SECONDS - t0))
 }
 
-# lookup_runs KEY: REPS dnsperf runs through krelay; the guest's CPU busy
-# while idle (the GC's share) and its memory in use, once the CPUs are
-# quiet.
+# lookup_runs KEY CYCLE: REPS dnsperf runs through krelay, each recorded
+# with its cycle (the report pairs a size with the empty table of the same
+# cycle); the guest's CPU busy while idle (the GC's share) and its memory
+# in use, once the CPUs are quiet.
 lookup_runs() {
 	local i c0
 	cpu_quiet "$1"
@@ -458,14 +463,15 @@ lookup_runs() {
 	rec "$1.mem_used_kb" "$(mem_used_kb)"
 	for i in $(seq "$REPS"); do
 		c0=$(cpu_ticks)
-		DNS_Q=$LOOKUP_Q dns_run krelay "$1"
+		DUR=$LOOKUP_DUR DNS_Q=$LOOKUP_Q dns_run krelay "$1"
 		rec "$1.busy_pct" "$(cpu_busy "$c0" "$(cpu_ticks)")"
+		rec "$1.cycle" "$2"
 	done
 	# BENCH_PERF=1: one more run, not counted, profiled with perf.
 	if [ -n "$PERF" ]; then
-		perf record -e cpu-clock -a -o "$T/perf.data" -- sleep $((DUR + 1)) 2>/dev/null &
+		perf record -e cpu-clock -a -o "$T/perf.data" -- sleep $((LOOKUP_DUR + 1)) 2>/dev/null &
 		sleep 0.5
-		DNS_Q=$LOOKUP_Q dns_run krelay "$1.perf"
+		DUR=$LOOKUP_DUR DNS_Q=$LOOKUP_Q dns_run krelay "$1.perf"
 		wait $!
 		perf report -i "$T/perf.data" --sort dso,sym --stdio 2>/dev/null |
 			grep -v '^#' | grep . | head -40 > "$OUT/perf-$1-sym.txt"
@@ -475,8 +481,11 @@ lookup_runs() {
 	rec "$1.page_us" "$("$BT" page - - 1000 20 | sed -n 's/.*us_median=\([0-9]*\).*/\1/p')"
 }
 
+# The table sizes in turn, LOOKUP_CYCLES times, each cycle from a flushed
+# table and its own empty-table runs: the lab's speed drifts over minutes
+# (a shared host), and a ratio within one cycle sees less of that drift.
 lookup() {
-	local n max0 udp0
+	local n c max0 udp0
 	max0=$(th_knob max_entries)
 	udp0=$(th_knob udp_timeout)
 	spoof_neighbours add
@@ -490,20 +499,20 @@ table ip benchsink {
 EOC
 	th_set max_entries 4194304
 	th_set udp_timeout 900
-	echo flush > $TH_PROC/nat
-	FILLED=0
-	say "lookup: empty table"
-	lookup_runs lookup.e0
-	for n in ${LOOKUP//,/ }; do
-		fill_to "$n"
-		rec meta.hashsize "$(th_stat hash_buckets)"	# grown with max_entries
-		say "lookup: $(th_stat entries_udp) entries"
-		lookup_runs "lookup.e$n"
+	for c in $(seq "$LOOKUP_CYCLES"); do
+		echo flush > $TH_PROC/nat
+		th_wait_until 30 sh -c "[ \$(awk '\$1 == \"entries_udp\" { print \$2 }' $TH_PROC/stats) -lt 100 ]"
+		FILLED=0
+		say "lookup: cycle $c: empty table"
+		lookup_runs lookup.e0 "$c"
+		for n in ${LOOKUP//,/ }; do
+			fill_to "$n"
+			rec meta.hashsize "$(th_stat hash_buckets)"	# grown with max_entries
+			say "lookup: cycle $c: $(th_stat entries_udp) entries"
+			lookup_runs "lookup.e$n" "$c"
+		done
 	done
 	echo flush > $TH_PROC/nat
-	th_wait_until 30 sh -c "[ \$(awk '\$1 == \"entries_udp\" { print \$2 }' $TH_PROC/stats) -lt 100 ]"
-	say "lookup: empty table again"
-	lookup_runs lookup.e0after
 	th_set max_entries "$max0"
 	th_set udp_timeout "$udp0"
 	srv nft delete table ip benchsink
@@ -521,6 +530,7 @@ rec meta.ncpu "$(nproc)"
 rec meta.reps "$REPS"
 rec meta.dur "$DUR"
 rec meta.lookup_q "$LOOKUP_Q"
+rec meta.lookup_dur "$LOOKUP_DUR"
 rec meta.hashsize "$(cat /sys/module/krelay/parameters/hashsize 2>/dev/null || echo default)"
 for i in $(seq "$REPS"); do
 	if want udp; then

@@ -257,11 +257,49 @@ def lookup_sizes(runs):
 
 
 def lookup_base(runs):
-    """The empty table's median, before and after pooled."""
+    """The empty table's median, every cycle pooled."""
     vals = [num(v) for v in runs.get("lookup.e0.qps", []) +
             runs.get("lookup.e0after.qps", [])]
     vals = [v for v in vals if v is not None]
     return statistics.median(vals) if vals else None
+
+
+def by_cycle(runs, key, value):
+    """{cycle: median of value(run)} for the runs of lookup.KEY, where
+    value reads one run's figures (index i of each list)."""
+    cycles = runs.get("lookup.%s.cycle" % key, [])
+    groups = collections.defaultdict(list)
+    for i, c in enumerate(cycles):
+        v = value("lookup." + key, i)
+        if v is not None:
+            groups[c].append(v)
+    return {c: statistics.median(v) for c, v in groups.items() if v}
+
+
+def cycle_ratios(runs, n, per_query_cpu=False):
+    """Size n against the empty table of the same cycle, one ratio a cycle:
+    q/s, or (per_query_cpu) the guest's CPU busy per query."""
+    def at(k, i, m):
+        vals = runs.get("%s.%s" % (k, m), [])
+        return num(vals[i]) if i < len(vals) else None
+
+    def value(k, i):
+        q = at(k, i, "qps")
+        if not per_query_cpu:
+            return q
+        b = at(k, i, "busy_pct")
+        return b / q if b is not None and q else None
+    full = by_cycle(runs, "e%d" % n, value)
+    empty = by_cycle(runs, "e0", value)
+    return [full[c] / empty[c] for c in sorted(full, key=int)
+            if c in empty and empty[c]]
+
+
+def ratios_fmt(rs):
+    """The median of per-cycle ratios, and each."""
+    if not rs:
+        return "-"
+    return "%s (%s)" % (fmt(statistics.median(rs)), ", ".join(fmt(r) for r in rs))
 
 
 def lookup_summary(runs):
@@ -273,6 +311,11 @@ def lookup_summary(runs):
         "%s (%s)" % (fmt(median(runs, "lookup.e%d.qps" % n)),
                      fmt(ratio(median(runs, "lookup.e%d.qps" % n), base)))
         for n in lookup_sizes(runs))))
+    if has(runs, "lookup.e0.cycle"):
+        lines.append("| q/s, ratio to empty within a cycle: median (each cycle) | 1 | %s |" % (
+            " | ".join(ratios_fmt(cycle_ratios(runs, n)) for n in lookup_sizes(runs))))
+        lines.append("| CPU per query, ratio to empty within a cycle: median (each cycle) | 1 | %s |" % (
+            " | ".join(ratios_fmt(cycle_ratios(runs, n, True)) for n in lookup_sizes(runs))))
     page0 = median(runs, "lookup.e1000.page_us")
     if has(runs, "lookup.e1000.page_us"):
         lines.append("| a page of 1000 (TABLE_PAGE), µs (ratio to 1,000 entries) | %s | %s |" % (
@@ -288,23 +331,26 @@ def lookup_detail(runs):
     lines = ["The table filled with UDP flows from spoofed sources "
              "(10.0.0.100-250, benchtool flood; the server drops them), "
              "udp_timeout 900 s and max_entries raised; krelay's DNS q/s "
-             "(dnsperf, as above) against the median of the empty table "
-             "before and after (the table flushed); hash buckets (hashsize): "
-             "%s. Idle CPU: the guest's, 2 s without traffic (the GC's "
-             "share). The empty table before and after differing by more "
-             "than about 15 %% means the lab's speed changed during the part "
-             "(the host is shared): read that run's ratios with care. Goal: "
-             "1M entries cost at most 10 %%, a ratio of at least 0.9. "
-             "dnsperf keeps %s queries outstanding; CPU busy: the guest's "
-             "during the runs (below 100 %%, q/s is bound by latency, not "
-             "by the relay's CPU)." %
-             (runs.get("meta.hashsize", ["?"])[-1],
+             "(dnsperf, runs of %s s) against the empty table; hash buckets "
+             "(hashsize): %s. The part runs in cycles: a flushed table, its "
+             "runs, then each size in turn; a cycle's ratio compares a size "
+             "with the empty table of the same cycle, minutes apart at most, "
+             "so the drift of a shared host's speed over the whole part "
+             "weighs less. CPU per query: the guest's CPU busy during a run "
+             "over its q/s (dnsperf, the echo server and every packet's way "
+             "through the kernel: the whole cost of a query, of which the "
+             "table lookup is part). Idle CPU: the guest's, 2 s without "
+             "traffic (the GC's share). Goal: 1M entries cost at most 10 %%, "
+             "a q/s ratio of at least 0.9. dnsperf keeps %s queries "
+             "outstanding." %
+             (runs.get("meta.lookup_dur", [runs.get("meta.dur", ["?"])[-1]])[-1],
+              runs.get("meta.hashsize", ["?"])[-1],
               runs.get("meta.lookup_q", ["32"])[-1]), "",
              "| other flows | entries present | q/s | ratio to empty | runs "
              "| p50 ms | p99 ms | CPU busy % | idle CPU % | memory in use | fill rate pps |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     mem0 = median(runs, "lookup.e0.mem_used_kb")
-    for key, label in [("e0", "none (before)")] + [
+    for key, label in [("e0", "none (flushed)")] + [
             ("e%d" % n, "{:,}".format(n)) for n in lookup_sizes(runs)] + [
             ("e0after", "none (after a flush)")]:
         k = "lookup." + key
