@@ -28,6 +28,22 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose \
 	labtop "$lab_top"
 hostname lab
 verdict() { echo "$*" | tee -a "$out/verdicts"; }
+# test_times FILE: read a suite's output as it comes and write each test's
+# seconds to FILE ("SECONDS NAME" a line; shunit2 prints a test's name as
+# it starts it; the last one's time includes the suite's tear-down).
+test_times() {
+	local line name= t0=$SECONDS
+	: > "$1"
+	while IFS= read -r line; do
+		case $line in
+		test[A-Z]*)
+			[ -n "$name" ] && echo "$((SECONDS - t0)) $name" >> "$1"
+			name=$line t0=$SECONDS ;;
+		esac
+	done
+	[ -n "$name" ] && echo "$((SECONDS - t0)) $name" >> "$1"
+	return 0
+}
 # A kernel whose modules are not in the host's /lib/modules (the cached
 # kernels of scripts/kernels.sh, the debug kernel): mounted in their place.
 if [ -n "${lab_moddir:-}" ]; then
@@ -69,9 +85,15 @@ cmd)
 		start=$SECONDS
 		budget=$(($(lab_budget "$lab_top/tests/$s") * ${lab_scale:-1}))
 		echo "lab: running $s (budget $budget s)"
+		: > "$out/$s.log"
 		# timeout signals the suite's whole process group, servers included.
 		(cd "$lab_top/tests" && exec timeout -k 10 "$budget" bash "./$s") \
-			> "$out/$s.log" 2>&1
+			> "$out/$s.log" 2>&1 < /dev/null &
+		spid=$!
+		# (from the log, not a pipe: a server the suite leaves behind
+		# must not hold the run up)
+		tail -n +1 -f --pid=$spid "$out/$s.log" 2>/dev/null | test_times "$out/$s.times"
+		wait $spid
 		src=$?
 		if [ "$src" -eq 0 ]; then
 			verdict "LAB-SUITE $s PASS ($((SECONDS - start)) s)"
@@ -83,6 +105,8 @@ cmd)
 			verdict "LAB-SUITE $s FAIL ($((SECONDS - start)) s)"
 			rc=1
 		fi
+		echo "lab: $s: slowest tests: $(sort -rn "$out/$s.times" | head -n 3 |
+			awk '{ printf "%s%s %d s", (NR > 1 ? ", " : ""), $2, $1 }')"
 	done
 	;;
 esac
