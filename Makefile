@@ -55,14 +55,15 @@ kmods:
 		cp -u krelay/uapi/krelay.h $$d/uapi/; \
 		$(MAKE) -C $$d KVER=$$k KDIR=$$($(kernels) kdir $$k); done
 
-# webadmin's default www directory follows PREFIX (rebuilt when it changes).
+# webadmin's default www directory follows PREFIX (rebuilt when it changes);
+# CPPFLAGS from the environment (dpkg-buildflags' fortify) are kept.
 progs:
 	$(Q)mkdir -p build; echo '$(WWWDIR)' > build/www-dir.new; \
 		if cmp -s build/www-dir.new build/www-dir; then rm build/www-dir.new; \
 		else mv build/www-dir.new build/www-dir; rm -f webadmin/*.o; fi
 	$(Q)set -e; for d in $(PROGS); do \
 		[ -f $$d/Makefile ] || continue; \
-		CPPFLAGS='-DWWW_DEFAULT=\"$(WWWDIR)\"' $(MAKE) -C $$d; done
+		CPPFLAGS='$(CPPFLAGS) -DWWW_DEFAULT=\"$(WWWDIR)\"' $(MAKE) -C $$d; done
 
 deps:
 	$(Q)sh scripts/deps.sh
