@@ -55,14 +55,15 @@ kmods:
 		cp -u krelay/uapi/krelay.h $$d/uapi/; \
 		$(MAKE) -C $$d KVER=$$k KDIR=$$($(kernels) kdir $$k); done
 
-# webadmin's default www directory follows PREFIX (rebuilt when it changes).
+# webadmin's default www directory follows PREFIX (rebuilt when it changes);
+# CPPFLAGS from the environment (dpkg-buildflags' fortify) are kept.
 progs:
 	$(Q)mkdir -p build; echo '$(WWWDIR)' > build/www-dir.new; \
 		if cmp -s build/www-dir.new build/www-dir; then rm build/www-dir.new; \
 		else mv build/www-dir.new build/www-dir; rm -f webadmin/*.o; fi
 	$(Q)set -e; for d in $(PROGS); do \
 		[ -f $$d/Makefile ] || continue; \
-		CPPFLAGS='-DWWW_DEFAULT=\"$(WWWDIR)\"' $(MAKE) -C $$d; done
+		CPPFLAGS='$(CPPFLAGS) -DWWW_DEFAULT=\"$(WWWDIR)\"' $(MAKE) -C $$d; done
 
 deps:
 	$(Q)sh scripts/deps.sh
@@ -214,6 +215,20 @@ uninstall:
 	elif [ -e $(DESTDIR)/etc/krelay/krelay.conf ]; then \
 		echo "uninstall: kept $(DESTDIR)/etc/krelay/krelay.conf (changed)"; fi
 
+# The Debian packages krelay and krelay-dkms (debian/), built by
+# dpkg-buildpackage in a copy of the tree under build/deb/ (the checkout
+# gets no debian/ build products; the .deb, .changes and .buildinfo files
+# land in build/deb/), then checked by lintian (errors fail).
+DEB_SRC = build/deb/krelay-$(VERSION)
+deb:
+	$(Q)sh scripts/deps.sh deb
+	$(Q)rm -rf build/deb && mkdir -p $(DEB_SRC)
+	$(Q)tar -c --exclude=./build --exclude=./.git -f - . | tar -x -C $(DEB_SRC) -f -
+	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	$(Q)rm -rf $(DEB_SRC)
+	$(Q)lintian -I --fail-on error build/deb/*.changes
+	$(Q)ls build/deb
+
 help:
 	@echo 'Targets:'
 	@echo '  all         build the module (for KVER=$(KVER)) and the programs'
@@ -236,6 +251,8 @@ help:
 	@echo '  install     programs, www, man pages, systemd units, DKMS tree,'
 	@echo '              /etc/krelay/krelay.conf (DESTDIR, PREFIX=$(PREFIX))'
 	@echo '  uninstall   remove what install put there'
+	@echo '  deb         the Debian packages krelay and krelay-dkms in build/deb/'
+	@echo '              (dpkg-buildpackage, then lintian)'
 	@echo '  clean, help'
 	@echo 'Variables: KVER (kernel release to build for, $(KVER)), KVER_612 ($(KVER_612)),'
 	@echo '           V=1 (show commands)'
@@ -243,4 +260,4 @@ help:
 .PHONY: all module progs deps check checkpatch check-host check-lab fuzz \
 	check-dashboard check-valgrind check-debug check-stress check-fresh \
 	check-all check-kernels kmods deps-debug lab bench \
-	clean install uninstall help
+	clean install uninstall deb help

@@ -7,6 +7,9 @@
 #   scripts/deps.sh debug        and what the debug kernel build needs
 #   scripts/deps.sh valgrind     and valgrind (make check-valgrind)
 #   scripts/deps.sh fresh        and debootstrap (make check-fresh)
+#   scripts/deps.sh deb          instead: only what `make deb` needs (the
+#                                packages' Build-Depends, dpkg-dev, lintian;
+#                                no kernels); given alone
 #   scripts/deps.sh --list [GROUP...]   print the packages, one a line
 #
 # The default list holds every package a `make check` suite or the lab
@@ -34,15 +37,26 @@ python3 perl psmisc jq chromium chromium-driver python3-selenium haproxy
 python3-scapy clang libclang-rt-14-dev dkms man-db libcap2-bin libseccomp-dev
 "
 series="6.1 6.12"
+deb=
 for group in "$@"; do
 	case $group in
+	deb) deb=1 ;;
 	bench) pkgs="$pkgs dnsperf iperf3 wrk socat linux-perf" ;;
 	valgrind) pkgs="$pkgs valgrind" ;;
 	fresh) pkgs="$pkgs debootstrap" ;;
 	debug) pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev"; series="$series 6.1-rt" ;;
-	*) echo "deps: unknown group $group (bench, debug, valgrind, fresh)" >&2; exit 2 ;;
+	*) echo "deps: unknown group $group (bench, debug, valgrind, fresh, deb)" >&2; exit 2 ;;
 	esac
 done
+# make deb: debian/control's Build-Depends (dh-dkms provides
+# dh-sequence-dkms, debhelper dh-sequence-installsysusers), the build
+# tools and lintian; the kernels are DKMS's business on the target.
+if [ -n "$deb" ]; then
+	[ $# -eq 1 ] || { echo "deps: deb is a list of its own: give it alone" >&2; exit 2; }
+	pkgs="build-essential dpkg-dev debhelper dh-dkms lintian
+	libmicrohttpd-dev libjansson-dev libseccomp-dev"
+	series=
+fi
 
 if [ -n "$list" ]; then
 	printf '%s\n' $pkgs

@@ -28,6 +28,7 @@ time	bash's keyword
 valgrind	only under make check-valgrind (deps.sh valgrind)
 debootstrap	only under make check-fresh (deps.sh fresh)
 socat	only under make bench (deps.sh bench), named in make help
+lintian	only under make deb (deps.sh deb)
 "
 
 PY=/usr/bin/python3
