@@ -11,7 +11,8 @@ KDIR ?= $(if $(KVER),$(shell $(kernels) kdir $(KVER)))
 # libkrelay first: the programs link it.
 PROGS = libkrelay tcp_relay webadmin krelayctl tests tests/fuzz
 # Installation (make install [DESTDIR=...] [PREFIX=...]): see install below.
-VERSION ?= 0.1
+# (one copy: krelay/uapi/krelay.h, which the module and the programs read)
+VERSION ?= $(shell sed -n 's/^\#define KRELAY_VERSION[[:space:]]*"\(.*\)"$$/\1/p' krelay/uapi/krelay.h)
 PREFIX ?= /usr/local
 SBINDIR = $(PREFIX)/sbin
 WWWDIR = $(PREFIX)/share/krelay/www

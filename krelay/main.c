@@ -179,4 +179,5 @@ module_init(krelay_init);
 module_exit(krelay_exit);
 
 MODULE_LICENSE("GPL");
+MODULE_VERSION(KRELAY_VERSION);
 MODULE_DESCRIPTION("IPv4 relay: NAT in netfilter hooks for a TCP/UDP relay");

@@ -84,7 +84,8 @@ static int set_apply(const struct kr_set *s, const char *src)
 	if (k < 0)
 		fprintf(stderr, "%s\n", strerror(-e));
 	else if (e == -ENOENT && kr_knobs[k].optional)
-		fprintf(stderr, "%s: not supported by this krelay module\n",
+		fprintf(stderr, "%s: not supported by the loaded krelay module "
+			"(older than these programs?): reload krelay\n",
 			kr_knobs[k].name);
 	else
 		fprintf(stderr, "%s = %s: refused: %s\n", kr_knobs[k].name,

@@ -53,13 +53,25 @@ void warnx(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* 0 when the module's proc directory is there, else a message and -1. */
+/*
+ * 0 when the module's proc directory is there and the module is of these
+ * programs' version, else a message and -1.
+ */
 int module_check(void)
 {
-	if (kr_loaded())
-		return 0;
-	warnx("krelay is not loaded (no %s): modprobe krelay", kr_proc_dir());
-	return -1;
+	const char *why;
+
+	if (!kr_loaded()) {
+		warnx("krelay is not loaded (no %s): modprobe krelay",
+		      kr_proc_dir());
+		return -1;
+	}
+	why = kr_version_mismatch();
+	if (why) {
+		warnx("%s", why);
+		return -1;
+	}
+	return 0;
 }
 
 void json_print(json_t *j)

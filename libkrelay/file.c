@@ -53,6 +53,21 @@ bool kr_loaded(void)
 	return stat(proc_dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+const char *kr_version_mismatch(void)
+{
+	static char why[160];
+	char v[32];
+
+	/* /sys/module/krelay/version, beside the parameters */
+	if (kr_read_file(param_dir, "../version", v, sizeof(v)) < 0 ||
+	    !strcmp(v, KRELAY_VERSION))
+		return NULL;
+	snprintf(why, sizeof(why),
+		 "the loaded krelay module is version %s, these programs %s: "
+		 "reload krelay (systemctl restart krelay)", v, KRELAY_VERSION);
+	return why;
+}
+
 static int path_of(char *path, size_t size, const char *dir, const char *name)
 {
 	int n = snprintf(path, size, "%s/%s", dir, name);

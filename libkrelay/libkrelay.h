@@ -103,6 +103,14 @@ const char *kr_param_dir(void);
 /* Is the module loaded (its proc directory there)? */
 bool kr_loaded(void);
 
+/*
+ * NULL when the loaded module is of these programs' version
+ * (KRELAY_VERSION) or says none; else why not, ending in what to do
+ * ("... reload krelay ..."): after an upgrade of the module's source, the
+ * module loaded may still be the old one.
+ */
+const char *kr_version_mismatch(void);
+
 /* A file's text without trailing newlines and blanks (size bytes with NUL). */
 int kr_read_file(const char *dir, const char *name, char *buf, size_t size);
 

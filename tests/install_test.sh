@@ -14,7 +14,7 @@
 
 KERNELS="${KVER:-$(sh "$TH_TOP/scripts/kernels.sh" release 6.1)} ${KVER_612:-$(sh "$TH_TOP/scripts/kernels.sh" release 6.12)}"
 KC=$TH_TOP/krelayctl/krelayctl
-VERSION=$(sed -n 's/^VERSION ?= //p' "$TH_TOP/Makefile")
+VERSION=$(sed -n 's/^#define KRELAY_VERSION[[:space:]]*"\(.*\)"$/\1/p' "$TH_TOP/krelay/uapi/krelay.h")
 D=
 T=
 
@@ -243,6 +243,25 @@ testApplyRollsBackWhenAWriteIsRefused() {
 	assertEquals "start (last) not written" 0 "$(cat "$KRELAY_PARAM_DIR/start")"
 }
 
+# The module loaded is older than the programs (its source upgraded, the
+# module not reloaded): krelayctl says so and what to do, and writes
+# nothing; the same version works.
+testModuleOfAnotherVersionIsToldToReload() {
+	local v=$VERSION
+	fake_module "$T/fake"
+	echo 0.0.9 >"$T/fake/version"	# /sys/module/krelay/version
+	"$KC" set udp_timeout=77 2>"$T/err"
+	assertEquals "set with an old module: exit status" 1 $?
+	assertEquals "set with an old module: message" \
+		"krelayctl: the loaded krelay module is version 0.0.9, these programs $v: reload krelay (systemctl restart krelay)" \
+		"$(cat "$T/err")"
+	assertEquals "nothing written" 30 "$(cat "$KRELAY_PROC_DIR/udp_timeout")"
+	echo "$v" >"$T/fake/version"
+	"$KC" set udp_timeout=77 2>"$T/err"
+	assertEquals "set with this version's module: exit status ($(cat "$T/err"))" 0 $?
+	assertEquals "written" 77 "$(cat "$KRELAY_PROC_DIR/udp_timeout")"
+}
+
 testWebadminSavedFileIsAcceptedByApply() {
 	local port=$((18600 + $$ % 300)) pass
 	fake_module "$T/wa"
@@ -325,7 +344,7 @@ testKrelayctlListGetJsonOnFakeFiles() {
 	"$KC" set max_per_client=5 2>"$T/err"
 	assertEquals "set without the knob: exit status" 1 $?
 	assertEquals "set without the knob: message" \
-		"krelayctl: max_per_client: not supported by this krelay module" "$(cat "$T/err")"
+		"krelayctl: max_per_client: not supported by the loaded krelay module (older than these programs?): reload krelay" "$(cat "$T/err")"
 	"$KC" nosuch 2>/dev/null
 	assertEquals "unknown command" 2 $?
 	"$KC" -x 2>/dev/null

@@ -16,6 +16,13 @@
 
 #include <linux/types.h>
 
+/*
+ * krelay's version: the module's (MODULE_VERSION, shown in
+ * /sys/module/krelay/version) and the programs' (libkrelay compares the
+ * two), the DKMS tree's and the packages' (the Makefile reads it here).
+ */
+#define KRELAY_VERSION			"0.1"
+
 #define KRELAY_SO_BASE			2048
 
 /*
