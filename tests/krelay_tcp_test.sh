@@ -211,6 +211,41 @@ testSocketOptionsFromUserSpace() {
 	wait_held
 }
 
+# leg_cc ADDR: the congestion control of the relay's established sockets
+# toward NAME's address (ss -ti in the relay's namespace), one a line.
+leg_cc() {
+	ss -Htin state established "dst $1" |
+		grep -oE '(^|[[:space:]])(reno|cubic|bbr)([[:space:]]|$)' | tr -d ' \t' | sort -u
+}
+
+# Each leg gets its knob's algorithm: client_cc on the sockets accepted
+# from clients (inherited from tcp_relay's listener), server_cc on
+# tcp_relay's sockets to the server.
+testEachLegGetsItsCongestionControl() {
+	local pid
+	th_set client_cc bbr || fail "client_cc bbr refused (tcp_bbr not loadable?)"
+	th_set server_cc reno || fail "server_cc reno refused"
+	assertEquals "client_cc shown" bbr "$(th_knob client_cc)"
+	assertFalse "a name the kernel has not and cannot load" "th_set client_cc nosuchcc"
+	assertEquals "client_cc kept after a refusal" bbr "$(th_knob client_cc)"
+	# tcp_relay follows the knobs within a second.
+	th_wait_until 10 grep -q 'server_cc default -> reno' "$T/tcp_relay.log" ||
+		fail "tcp_relay did not follow server_cc: $(tail -3 "$T/tcp_relay.log")"
+	th_wait_until 10 grep -q 'client_cc default -> bbr' "$T/tcp_relay.log" ||
+		fail "tcp_relay did not follow client_cc"
+	( cli curl -sS --max-time 60 --limit-rate 500k -o /dev/null http://$RELAY/mid.bin ) &
+	pid=$!
+	th_wait_until 10 sh -c "ss -Htn state established 'dst 192.168.0.10:80' | grep -q ." ||
+		fail "no connection to the server"
+	assertEquals "the client leg" bbr "$(leg_cc 10.0.0.1)"
+	assertEquals "the server leg" reno "$(leg_cc 192.168.0.10:80)"
+	wait "$pid"
+	th_set client_cc '' || fail "client_cc back to the default"
+	th_set server_cc '' || fail "server_cc back to the default"
+	th_wait_until 10 grep -q 'client_cc bbr -> default' "$T/tcp_relay.log" ||
+		fail "tcp_relay did not follow client_cc back"
+}
+
 testConnectionWithoutFlowIsNotRelayed() {
 	# Straight to the gateway port: tcp_relay finds no krelay flow.
 	local before
