@@ -325,7 +325,8 @@ static int parse_cc(const char *buf, size_t len, char *name)
 	err = sock->ops->setsockopt(sock, SOL_TCP, TCP_CONGESTION,
 				    KERNEL_SOCKPTR(name), len);
 	sock_release(sock);
-	return err;
+	/* Not a name the kernel has or can load: a bad value, as elsewhere. */
+	return err == -ENOENT ? -EINVAL : err;
 }
 
 /*

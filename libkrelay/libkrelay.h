@@ -122,6 +122,9 @@ int kr_read_long(int k, long *v);
 /* Write knob k (val already canonical). */
 int kr_write(int k, const char *val);
 
+/* Why the module refused a write of knob k with -err, for messages. */
+const char *kr_refusal(int k, int err);
+
 /*
  * A set's gport against tcp_ports, with the current value of the one it
  * does not set: the module refuses a gport that is a relayed TCP port.
