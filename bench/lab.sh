@@ -573,29 +573,42 @@ links() {
 		on_link "$l" tc qdisc replace dev "$(link_dev "$l")" root netem \
 			delay 20ms $q rate "$LOSSY_RATE" limit 2000
 	done
-	rec "lossy.netem.$1" "\"$(tc qdisc show dev rc0 | head -1 | sed 's/.*netem[^ ]* //') | $(tc qdisc show dev rs0 | head -1 | sed 's/.*netem[^ ]* //')\""
+	rec "lossy.netem.$1" "\"$(tc qdisc show dev rc0 | head -1 | sed 's/.* refcnt [0-9]* //') | $(tc qdisc show dev rs0 | head -1 | sed 's/.* refcnt [0-9]* //')\""
 }
 
-# offloads_off / offloads_restore: segmentation and receive offloads of
-# every link, off for this part (one lost GSO packet would be dozens of
-# segments), then back as they were.
+# offloads_off / offloads_restore: every packet netem sees is one segment
+# for this part (one lost GSO packet would be dozens of segments), then
+# the links are as they were. Turning GSO off is not enough: TCP builds
+# GSO packets in software whatever the device says, and netem on a
+# sender's own link would drop them whole, a loss event per dozens of
+# segments (the relays send on the client leg themselves, routing does
+# not: they would gain from it). gso_max_segs 1 makes TCP send one
+# segment a packet; GRO off keeps forwarded packets single too.
 declare -A OFFLOADS
 offloads_off() {
-	local l
+	local l d
 	for l in $LINKS; do
-		OFFLOADS[$l]=$(on_link "$l" ethtool -k "$(link_dev "$l")" | awk '
+		d=$(link_dev "$l")
+		OFFLOADS[$l]=$(on_link "$l" ethtool -k "$d" | awk '
 			/^tcp-segmentation-offload:/ { a = $2 }
 			/^generic-segmentation-offload:/ { b = $2 }
 			/^generic-receive-offload:/ { c = $2 }
 			END { print "tso", a, "gso", b, "gro", c }')
-		on_link "$l" ethtool -K "$(link_dev "$l")" tso off gso off gro off >/dev/null 2>&1
+		OFFLOADS[$l.segs]=$(on_link "$l" ip -d link show dev "$d" |
+			sed -n 's/.* gso_max_segs \([0-9]*\).*/\1/p' | head -n 1)
+		on_link "$l" ethtool -K "$d" tso off gso off gro off >/dev/null 2>&1
+		on_link "$l" ip link set dev "$d" gso_max_segs 1 ||
+			say "lossy: gso_max_segs 1 refused on $l"
 	done
+	rec "lossy.gso_max_segs" "$(ip -d link show dev rc0 | sed -n 's/.* gso_max_segs \([0-9]*\).*/\1/p' | head -n 1)"
 }
 offloads_restore() {
-	local l
+	local l d
 	for l in $LINKS; do
+		d=$(link_dev "$l")
 		# shellcheck disable=SC2086
-		on_link "$l" ethtool -K "$(link_dev "$l")" ${OFFLOADS[$l]} >/dev/null 2>&1
+		on_link "$l" ethtool -K "$d" ${OFFLOADS[$l]} >/dev/null 2>&1
+		on_link "$l" ip link set dev "$d" gso_max_segs "${OFFLOADS[$l.segs]:-65535}"
 	done
 }
 

@@ -406,13 +406,16 @@ def lossy_detail(runs):
             runs.get("lossy.lossy.%s.cc" % p, []) +
             runs.get("lossy.clean.%s.cc" % p, [])).items()))
     return "\n".join([
-        "netem on both ends of each veth link (each way), GSO, TSO and GRO "
-        "off on them; bulk: iperf3 for %s s after 1 s left out, download "
+        "netem on both ends of each veth link (each way); GSO, TSO and GRO "
+        "off on them and gso_max_segs %s, so that netem sees one segment a "
+        "packet (TCP's software GSO included); bulk: iperf3 for %s s after "
+        "1 s left out, download "
         "= server to client (-R), the median of the runs; fetch: curl's "
         "total time for a 1 MB object from python's http.server, three "
         "fetches a run. The relay's side of the client leg is what "
-        "client_cc sets: it sends the downloads. Lossy:" % runs.get(
-            "meta.lossy_dur", ["?"])[-1], "",
+        "client_cc sets: it sends the downloads. Lossy:" % (
+            runs.get("lossy.gso_max_segs", ["?"])[-1],
+            runs.get("meta.lossy_dur", ["?"])[-1]), "",
         "- the relay's side of the client leg | of the server leg: %s" %
         runs.get("lossy.netem.lossy", ["?"])[-1],
         "- clean: %s" % runs.get("lossy.netem.clean", ["?"])[-1], "",
