@@ -12,6 +12,10 @@
 #   haproxy   192.168.0.2:8082 192.168.0.2:5203 -
 #   socat     192.168.0.2:8083 192.168.0.2:5204 -
 #
+# and, for the long and lossy paths, a 1 MB object (python's http.server)
+# at 192.168.0.10:8090: routed there, nft 192.168.0.2:8091, krelay
+# 192.168.0.2:8090, haproxy 192.168.0.2:8092.
+#
 # The server side is HAProxy's own `http-request return` (HTTP), iperf3 and
 # bench/benchtool echo (DNS). The nftables table exists only while an nft
 # path is measured, so conntrack never sits on the other paths.
@@ -30,12 +34,16 @@
 # BENCH_LOOKUP_CYCLES (empty, then each size, again from a flushed table:
 # default 3), BENCH_LOOKUP_DUR (seconds per lookup run, default 8);
 # BENCH_HASHSIZE, krelay's hashsize at load (default: the module's).
+# The long and lossy paths (lossy): BENCH_LOSSY_RATE (netem's rate cap on
+# every link, default 50mbit), BENCH_LOSSY_DUR (seconds per bulk run,
+# default 4, after 1 s left out), BENCH_LOSSY_LOSS (the client leg's loss, default 1%) and
+# BENCH_LOSSY_LOSS_SRV (the server leg's, default 0.1%).
 
 . "$(dirname "$0")/../tests/lib.sh"
 
 REPS=${BENCH_REPS:-3}
 DUR=${BENCH_DUR:-4}
-ONLY=${BENCH_ONLY:-udp,bulk,conn,mem,scale,flood,lookup}
+ONLY=${BENCH_ONLY:-udp,bulk,conn,mem,scale,flood,lookup,lossy}
 OUT=/tmp/lab-out/bench
 T=/tmp/bench
 RELAY=192.168.0.2
@@ -49,6 +57,10 @@ PERF=${BENCH_PERF:-}
 LOOKUP_Q=${BENCH_LOOKUP_Q:-32}
 LOOKUP_CYCLES=${BENCH_LOOKUP_CYCLES:-3}
 LOOKUP_DUR=${BENCH_LOOKUP_DUR:-8}
+LOSSY_RATE=${BENCH_LOSSY_RATE:-50mbit}
+LOSSY_DUR=${BENCH_LOSSY_DUR:-4}
+LOSSY_LOSS=${BENCH_LOSSY_LOSS:-1%}
+LOSSY_LOSS_SRV=${BENCH_LOSSY_LOSS_SRV:-0.1%}
 # Spoofed sources (flood, lookup): on the client's network, so the relay's
 # rp_filter lets them in; spoof_neighbours gives them a MAC nobody has.
 SPOOF=10.0.0.100-10.0.0.250
@@ -119,6 +131,9 @@ listen http
 listen bulk
 	bind $RELAY:5203
 	server s $REAL:5201
+listen obj
+	bind $RELAY:8092
+	server s $REAL:8090
 EOC
 	haproxy -D -f "$T/relay.cfg" -p "$T/relay-haproxy.pid" 2>"$OUT/relay-haproxy.log"
 	socat TCP-LISTEN:8083,bind=$RELAY,fork,reuseaddr,backlog=4096 TCP:$REAL:80 &
@@ -126,7 +141,7 @@ EOC
 	socat TCP-LISTEN:5204,bind=$RELAY,fork,reuseaddr TCP:$REAL:5201 &
 	SOCAT_PIDS="$SOCAT_PIDS $!"
 	tcp_relay_start "$TH_TOP/tcp_relay/tcp_relay"
-	for p in $RELAY:8082 $RELAY:5203 $RELAY:8083 $RELAY:5204 0.0.0.0:16000; do
+	for p in $RELAY:8082 $RELAY:5203 $RELAY:8092 $RELAY:8083 $RELAY:5204 0.0.0.0:16000; do
 		th_wait_port tcp "${p%:*}" "${p#*:}" || say "nothing listens on $p"
 	done
 	th_wait_until 10 srv sh -c "ss -Hlnt 'src $REAL:80' | grep -q ." || say "srv HTTP not up"
@@ -158,6 +173,7 @@ table ip bench {
 		type nat hook prerouting priority dstnat;
 		ip daddr $RELAY tcp dport 8081 dnat to $REAL:80
 		ip daddr $RELAY tcp dport 5202 dnat to $REAL:5201
+		ip daddr $RELAY tcp dport 8091 dnat to $REAL:8090
 		ip daddr $RELAY udp dport 5301 dnat to $REAL:5300
 	}
 }
@@ -519,6 +535,166 @@ EOC
 	spoof_neighbours del
 }
 
+# ---- lossy: long and lossy paths, where a relay that ends TCP on each
+# side (split TCP) runs two short control loops instead of one long one.
+
+declare -A OBJ=([routed]=$REAL:8090 [nft]=$RELAY:8091 [krelay]=$RELAY:8090
+	[haproxy]=$RELAY:8092)
+LOSSY_PATHS="routed nft haproxy krelay krelay_bbr"
+# The links: both ends of each veth pair.
+LINKS="rc0 cli:eth0 rs0 srv:eth0"
+on_link() {
+	local l=$1
+	shift
+	case $l in
+	*:*) ip netns exec "${l%%:*}" "$@" ;;
+	*) "$@" ;;
+	esac
+}
+link_dev() { echo "${1#*:}"; }
+
+# links CONDITION: netem on every link (each way: 20 ms, so 40 ms a leg's
+# round trip and 80 ms end to end), the rate cap, and a queue above the
+# bandwidth-delay product; lossy adds loss on both ways of each leg;
+# off removes it.
+links() {
+	local l loss q
+	for l in $LINKS; do
+		case $1 in
+		off)
+			on_link "$l" tc qdisc del dev "$(link_dev "$l")" root 2>/dev/null
+			continue ;;
+		lossy)
+			case $l in rc0|cli:*) loss=$LOSSY_LOSS ;; *) loss=$LOSSY_LOSS_SRV ;; esac
+			q="loss $loss" ;;
+		clean) q= ;;
+		esac
+		# shellcheck disable=SC2086
+		on_link "$l" tc qdisc replace dev "$(link_dev "$l")" root netem \
+			delay 20ms $q rate "$LOSSY_RATE" limit 2000
+	done
+	rec "lossy.netem.$1" "\"$(tc qdisc show dev rc0 | head -1 | sed 's/.* refcnt [0-9]* //') | $(tc qdisc show dev rs0 | head -1 | sed 's/.* refcnt [0-9]* //')\""
+}
+
+# offloads_off / offloads_restore: every packet netem sees is one segment
+# for this part (one lost GSO packet would be dozens of segments), then
+# the links are as they were. Turning GSO off is not enough: TCP builds
+# GSO packets in software whatever the device says, and netem on a
+# sender's own link would drop them whole, a loss event per dozens of
+# segments (the relays send on the client leg themselves, routing does
+# not: they would gain from it). gso_max_segs 1 makes TCP send one
+# segment a packet; GRO off keeps forwarded packets single too.
+declare -A OFFLOADS
+offloads_off() {
+	local l d
+	for l in $LINKS; do
+		d=$(link_dev "$l")
+		OFFLOADS[$l]=$(on_link "$l" ethtool -k "$d" | awk '
+			/^tcp-segmentation-offload:/ { a = $2 }
+			/^generic-segmentation-offload:/ { b = $2 }
+			/^generic-receive-offload:/ { c = $2 }
+			END { print "tso", a, "gso", b, "gro", c }')
+		OFFLOADS[$l.segs]=$(on_link "$l" ip -d link show dev "$d" |
+			sed -n 's/.* gso_max_segs \([0-9]*\).*/\1/p' | head -n 1)
+		on_link "$l" ethtool -K "$d" tso off gso off gro off >/dev/null 2>&1
+		on_link "$l" ip link set dev "$d" gso_max_segs 1 ||
+			say "lossy: gso_max_segs 1 refused on $l"
+	done
+	rec "lossy.gso_max_segs" "$(ip -d link show dev rc0 | sed -n 's/.* gso_max_segs \([0-9]*\).*/\1/p' | head -n 1)"
+}
+offloads_restore() {
+	local l d
+	for l in $LINKS; do
+		d=$(link_dev "$l")
+		# shellcheck disable=SC2086
+		on_link "$l" ethtool -K "$d" ${OFFLOADS[$l]} >/dev/null 2>&1
+		on_link "$l" ip link set dev "$d" gso_max_segs "${OFFLOADS[$l.segs]:-65535}"
+	done
+}
+
+# The relayed path krelay_bbr is krelay with client_cc bbr: the relay's
+# sending side on the lossy leg. tcp_relay follows the knob within a
+# second; each run records the algorithm ss shows on the client leg.
+lossy_begin() {
+	path_begin "${1%_bbr}"
+	if [ "$1" = krelay_bbr ]; then
+		th_set client_cc bbr || say "client_cc bbr refused"
+		sleep 2
+	fi
+}
+lossy_end() {
+	[ "$1" = krelay_bbr ] && th_set client_cc ''
+	path_end "${1%_bbr}"
+	[ "$1" = krelay_bbr ] && sleep 2
+	true
+}
+client_leg_cc() {
+	ss -Htin state established "( dst 10.0.0.1 )" |
+		grep -o -E -w 'bbr|cubic|reno' | head -1
+}
+
+# lossy_bulk KEY PATH STREAMS up|down
+lossy_bulk() {
+	local k=$1 p=$2 n=$3 a=${BULK[${2%_bbr}]} f=$T/iperf.json r=
+	[ "$4" = down ] && r=-R
+	# shellcheck disable=SC2086
+	cli iperf3 -c "${a%:*}" -p "${a#*:}" -t "$LOSSY_DUR" -O 1 -P "$n" $r -J > "$f" 2>&1 &
+	local pid=$!
+	if [ "${p%_bbr}" = krelay ] && [ "$4" = down ]; then
+		sleep 2
+		rec "$k.cc" "$(client_leg_cc)"
+	fi
+	wait "$pid"
+	rec "$k.$4$n.mbps" "$(jq '.end.sum_received.bits_per_second / 1e6' "$f" 2>/dev/null)"
+}
+
+# lossy_fetch KEY PATH: the time to fetch the 1 MB object, three times.
+lossy_fetch() {
+	local a=${OBJ[${2%_bbr}]} i t
+	for i in 1 2 3; do
+		t=$(cli curl -sS -o /dev/null --max-time 60 -w '%{time_total}' "http://$a/1m.bin" 2>/dev/null)
+		rec "$1.fetch_ms" "$(awk -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", t * 1000 }')"
+	done
+}
+
+lossy() {
+	local i c p ports0
+	mkdir -p "$T/www"
+	head -c 1M /dev/urandom > "$T/www/1m.bin"
+	# (not through srv, a function: $! is then the server itself)
+	ip netns exec srv python3 -m http.server 8090 --bind $REAL --directory "$T/www" \
+		>/dev/null 2>&1 &
+	local hp=$!
+	th_wait_until 10 srv sh -c "ss -Hlnt 'sport = :8090' | grep -q ." || say "srv :8090 not up"
+	ports0=$(th_knob tcp_ports)
+	th_set tcp_ports "$ports0,8090"
+	offloads_off
+	rec meta.lossy_rate "$LOSSY_RATE"
+	rec meta.lossy_dur "$LOSSY_DUR"
+	for i in $(seq "$REPS"); do
+		for c in lossy clean; do
+			say "lossy: run $i, $c paths"
+			links $c
+			for p in $LOSSY_PATHS; do
+				lossy_begin $p
+				lossy_bulk "lossy.$c.$p" $p 1 down
+				if [ $c = lossy ]; then
+					lossy_bulk "lossy.$c.$p" $p 4 down
+					lossy_bulk "lossy.$c.$p" $p 1 up
+					lossy_bulk "lossy.$c.$p" $p 4 up
+				fi
+				lossy_fetch "lossy.$c.$p" $p
+				lossy_end $p
+			done
+		done
+	done
+	links off
+	offloads_restore
+	th_set tcp_ports "$ports0"
+	kill "$hp" 2>/dev/null
+	pkill -f "http.server 8090 --bind $REAL"
+}
+
 # ---- main
 
 say "setting up"
@@ -554,6 +730,7 @@ want mem && { say "memory"; mem; }
 want scale && { say "scale"; scale; }
 want flood && { say "flood"; flood; }
 want lookup && { say "lookup"; lookup; }
+want lossy && { say "long and lossy paths"; lossy; }
 if want profile; then
 	# krelay's connections/s with BENCH_BEFORE (an earlier tcp_relay
 	# binary) and then the current one, each profiled once with perf.

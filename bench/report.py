@@ -371,6 +371,66 @@ def lookup_detail(runs):
     return "\n".join(lines)
 
 
+LOSSY_PATHS = ["routed", "nft", "haproxy", "krelay", "krelay_bbr"]
+LOSSY_NAMES = dict(NAMES, krelay_bbr="krelay, client_cc bbr")
+
+
+def lossy_summary(runs):
+    """Goodput and fetch times on the long paths, each path's median with
+    its ratio to routed's."""
+    lines = ["| long paths: %s | %s |" % (
+        "netem on every link, %s" % runs.get("meta.lossy_rate", ["?"])[-1],
+        " | ".join(LOSSY_NAMES[p] for p in LOSSY_PATHS)),
+        "|---|" + "---|" * len(LOSSY_PATHS)]
+    for cond, work, metric in [
+            ("lossy", "lossy: download, 1 stream, Mbit/s", "down1.mbps"),
+            ("lossy", "lossy: download, 4 streams, Mbit/s", "down4.mbps"),
+            ("lossy", "lossy: upload, 1 stream, Mbit/s", "up1.mbps"),
+            ("lossy", "lossy: upload, 4 streams, Mbit/s", "up4.mbps"),
+            ("lossy", "lossy: fetch 1 MB, ms (lower is better)", "fetch_ms"),
+            ("clean", "clean: download, 1 stream, Mbit/s", "down1.mbps"),
+            ("clean", "clean: fetch 1 MB, ms (lower is better)", "fetch_ms")]:
+        key = lambda p: "lossy.%s.%s.%s" % (cond, p, metric)
+        if not has(runs, "lossy.%s." % cond):
+            continue
+        base = median(runs, key("routed"))
+        lines.append("| %s | %s |" % (work, " | ".join(
+            "%s (%s)" % (fmt(median(runs, key(p))), fmt(ratio(median(runs, key(p)), base)))
+            for p in LOSSY_PATHS)))
+    return "\n".join(lines)
+
+
+def lossy_detail(runs):
+    seen = lambda p: ", ".join(
+        "%s x%d" % (cc, n) for cc, n in sorted(collections.Counter(
+            runs.get("lossy.lossy.%s.cc" % p, []) +
+            runs.get("lossy.clean.%s.cc" % p, [])).items()))
+    return "\n".join([
+        "netem on both ends of each veth link (each way); GSO, TSO and GRO "
+        "off on them and gso_max_segs %s, so that netem sees one segment a "
+        "packet (TCP's software GSO included); bulk: iperf3 for %s s after "
+        "1 s left out, download "
+        "= server to client (-R), the median of the runs; fetch: curl's "
+        "total time for a 1 MB object from python's http.server, three "
+        "fetches a run. The relay's side of the client leg is what "
+        "client_cc sets: it sends the downloads. Lossy:" % (
+            runs.get("lossy.gso_max_segs", ["?"])[-1],
+            runs.get("meta.lossy_dur", ["?"])[-1]), "",
+        "- the relay's side of the client leg | of the server leg: %s" %
+        runs.get("lossy.netem.lossy", ["?"])[-1],
+        "- clean: %s" % runs.get("lossy.netem.clean", ["?"])[-1], "",
+        "Congestion control on the client leg, as ss showed it during the "
+        "downloads: krelay %s; krelay with client_cc bbr %s." % (
+            seen("krelay") or "-", seen("krelay_bbr") or "-"), "",
+        "| path | lossy down 1 (runs) | lossy down 4 (runs) | clean down 1 (runs) |",
+        "|---|---|---|---|"] + [
+        "| %s | %s | %s | %s |" % (LOSSY_NAMES[p],
+                                   runs_fmt(runs, "lossy.lossy.%s.down1.mbps" % p),
+                                   runs_fmt(runs, "lossy.lossy.%s.down4.mbps" % p),
+                                   runs_fmt(runs, "lossy.clean.%s.down1.mbps" % p))
+        for p in LOSSY_PATHS])
+
+
 def main():
     raw, resdir = sys.argv[1], sys.argv[2]
     runs = load(raw)
@@ -379,7 +439,8 @@ def main():
     table = "\n\n".join(t for t in [
         summary(runs),
         flood_summary(runs) if has(runs, "flood.") else "",
-        lookup_summary(runs) if has(runs, "lookup.") else ""] if t)
+        lookup_summary(runs) if has(runs, "lookup.") else "",
+        lossy_summary(runs) if has(runs, "lossy.") else ""] if t)
     rep = ["# krelay bench, %s UTC" % now.strftime("%Y-%m-%d %H:%M"), "",
            "Guest kernel %s under QEMU TCG (software emulation, %s vCPUs, "
            "slub_debug on) on %s (%s); host kernel %s. Each figure is the median "
@@ -401,6 +462,8 @@ def main():
     if has(runs, "lookup."):
         rep += ["## Lookup cost: q/s with the table full of other flows", "",
                 lookup_detail(runs), ""]
+    if has(runs, "lossy."):
+        rep += ["## Long and lossy paths", "", lossy_detail(runs), ""]
     rep += [profile(runs)]
     os.makedirs(resdir, exist_ok=True)
     path = os.path.join(resdir, now.strftime("%Y-%m-%d-%H%M") + ".md")

@@ -42,6 +42,8 @@ const struct krelay_knob krelay_knobs[] = {
 	  &krelay_cfg.tcp_timeout_close },
 	{ "max_per_client", KRELAY_KNOB_U32, 0, 4194304,
 	  &krelay_cfg.max_per_client },
+	{ "client_cc", KRELAY_KNOB_CC, 0, 0, &krelay_cfg.client_cc },
+	{ "server_cc", KRELAY_KNOB_CC, 0, 0, &krelay_cfg.server_cc },
 };
 
 const unsigned int krelay_nr_knobs = ARRAY_SIZE(krelay_knobs);
@@ -265,6 +267,11 @@ int krelay_knob_show(const struct krelay_knob *k, char *buf, size_t size)
 		rcu_read_unlock();
 		n += scnprintf(buf + n, size - n, "\n");
 		return n;
+	case KRELAY_KNOB_CC:
+		mutex_lock(&krelay_config_mutex);
+		n = scnprintf(buf, size, "%s\n", (const char *)k->val);
+		mutex_unlock(&krelay_config_mutex);
+		return n;
 	case KRELAY_KNOB_IFNAMES:
 		rcu_read_lock();
 		s = rcu_dereference(*(struct krelay_ifnames __rcu **)k->val);
@@ -290,6 +297,39 @@ static const struct krelay_ports *tcp_ports_locked(void)
 }
 
 /*
+ * A congestion control's name: "" (the system's default), or a name the
+ * kernel lists as available or can load. The kernel's own socket option
+ * decides, on a socket of our own: for a caller with CAP_NET_ADMIN it
+ * loads tcp_NAME when no algorithm of that name is registered yet.
+ */
+static int parse_cc(const char *buf, size_t len, char *name)
+{
+	struct socket *sock;
+	size_t i;
+	int err;
+
+	if (len >= TCP_CA_NAME_MAX)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!(isascii(buf[i]) && isalnum(buf[i])) &&
+		    buf[i] != '_' && buf[i] != '-')
+			return -EINVAL;
+	memcpy(name, buf, len);
+	name[len] = '\0';
+	if (!len)
+		return 0;
+	err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP,
+			       &sock);
+	if (err)
+		return err;
+	err = sock->ops->setsockopt(sock, SOL_TCP, TCP_CONGESTION,
+				    KERNEL_SOCKPTR(name), len);
+	sock_release(sock);
+	/* Not a name the kernel has or can load: a bad value, as elsewhere. */
+	return err == -ENOENT ? -EINVAL : err;
+}
+
+/*
  * Parse and, when valid, store a knob's new value. The old value stays in
  * force on any error.
  */
@@ -301,10 +341,17 @@ int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
 	u16 port[KRELAY_MAX_PORTS];
 	unsigned int n;
 	__be32 ip;
+	char cc[TCP_CA_NAME_MAX];
 	u32 v;
 	int err;
 
 	len = chomp(buf, len);
+	/* (before the mutex: the check may wait for modprobe) */
+	if (k->type == KRELAY_KNOB_CC) {
+		err = parse_cc(buf, len, cc);
+		if (err)
+			return err;
+	}
 	mutex_lock(&krelay_config_mutex);
 	switch (k->type) {
 	case KRELAY_KNOB_PORT:
@@ -356,6 +403,10 @@ int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
 		old = rcu_replace_pointer(*pp, new,
 					  lockdep_is_held(&krelay_config_mutex));
 		kfree_rcu(old, rcu);
+		break;
+	case KRELAY_KNOB_CC:
+		strscpy(k->val, cc, TCP_CA_NAME_MAX);
+		err = 0;
 		break;
 	case KRELAY_KNOB_IFNAMES:
 		news = kzalloc(sizeof(*news), GFP_KERNEL);

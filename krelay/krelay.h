@@ -7,6 +7,7 @@
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
+#include <net/tcp.h>
 
 struct net_device;
 
@@ -45,6 +46,13 @@ struct krelay_config {
 	u32			tcp_timeout_established;
 	u32			tcp_timeout_close;
 	u32			max_per_client;	/* 0: no limit */
+	/*
+	 * The congestion control of the relay's sending side on the client
+	 * and server legs; "" for the system's default. Read and written
+	 * under krelay_config_mutex.
+	 */
+	char			client_cc[TCP_CA_NAME_MAX];
+	char			server_cc[TCP_CA_NAME_MAX];
 };
 
 /*
@@ -66,6 +74,7 @@ enum krelay_knob_type {
 	KRELAY_KNOB_PORTS,
 	KRELAY_KNOB_U32,
 	KRELAY_KNOB_SECS,	/* a timeout: a u32 of seconds */
+	KRELAY_KNOB_CC,		/* a congestion control's name, or "" */
 	KRELAY_KNOB_IFNAMES,
 };
 

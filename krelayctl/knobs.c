@@ -89,7 +89,7 @@ static int set_apply(const struct kr_set *s, const char *src)
 			kr_knobs[k].name);
 	else
 		fprintf(stderr, "%s = %s: refused: %s\n", kr_knobs[k].name,
-			s->val[k], strerror(-e));
+			s->val[k], kr_refusal(k, e));
 	for (k = 0; k < KR_NKNOBS; k++)
 		if (f.unrestored & (1U << k))
 			warnx("rollback %s: could not restore the old value",

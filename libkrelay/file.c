@@ -237,3 +237,14 @@ int kr_apply(const struct kr_set *s, struct kr_set *old, struct kr_fail *f)
 	}
 	return 0;
 }
+
+const char *kr_refusal(int k, int err)
+{
+	if (k < 0 || k >= KR_NKNOBS)
+		return strerror(-err);
+	if (err == -EINVAL && kr_knobs[k].type == KR_CC)
+		return "the kernel has no congestion control of that name and cannot load one (tcp_NAME)";
+	if (err == -EINVAL)
+		return "rejected by krelay";
+	return strerror(-err);
+}

@@ -29,6 +29,7 @@ json_t *kr_to_json(int k, const char *val)
 		return json_boolean(!strcmp(val, "1"));
 	case KR_IP:
 	case KR_IFNAMES:
+	case KR_CC:
 		str = json_string(val);	/* NULL when not UTF-8 */
 		return str ? str : json_null();
 	case KR_PORTS:
@@ -60,6 +61,7 @@ int kr_from_json(int k, const json_t *v, char *out, char *why)
 		return kr_parse(k, json_is_true(v) ? "1" : "0", out, why);
 	case KR_IP:
 	case KR_IFNAMES:
+	case KR_CC:
 		if (!json_is_string(v))
 			break;
 		return kr_parse(k, json_string_value(v), out, why);
@@ -92,6 +94,10 @@ bad:
 	case KR_IFNAMES:
 		snprintf(why, KR_ERR_MAX,
 			 "must be a string of comma-separated interface names (\"\" for every interface)");
+		break;
+	case KR_CC:
+		snprintf(why, KR_ERR_MAX,
+			 "must be a string naming a congestion control (\"\" for the system's default)");
 		break;
 	case KR_PORTS:
 		snprintf(why, KR_ERR_MAX,

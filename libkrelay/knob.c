@@ -27,6 +27,8 @@ const struct kr_knob kr_knobs[KR_NKNOBS] = {
 	[KR_INTERFACES]			= { "interfaces", KR_IFNAMES, .optional = true },
 	[KR_MAX_PER_CLIENT]		= { "max_per_client", KR_INT, 0, 4194304,
 					    .optional = true },
+	[KR_CLIENT_CC]			= { "client_cc", KR_CC, .optional = true },
+	[KR_SERVER_CC]			= { "server_cc", KR_CC, .optional = true },
 	[KR_START]			= { "start", KR_BOOL, 0, 1, .param = true },
 };
 
@@ -240,6 +242,29 @@ static int check_ifnames(const char *in, char *out, char *why)
 	return 0;
 }
 
+/*
+ * Empty (the system's default) or a congestion control's name: 1 to
+ * KR_CC_MAX letters, digits, '_' or '-'. Whether the kernel has or can
+ * load it is the module's to say when the value is written.
+ */
+static int check_cc(const char *in, char *out, char *why)
+{
+	size_t i, len = strlen(in);
+
+	for (i = 0; i < len; i++)
+		if (!(in[i] >= 'a' && in[i] <= 'z') && !(in[i] >= 'A' && in[i] <= 'Z') &&
+		    !is_digit(in[i]) && in[i] != '_' && in[i] != '-')
+			break;
+	if (len > KR_CC_MAX || i < len) {
+		snprintf(why, KR_ERR_MAX,
+			 "must be empty (the system's default) or a congestion control's name (up to %d letters, digits, _ or -)",
+			 KR_CC_MAX);
+		return -1;
+	}
+	strcpy(out, in);
+	return 0;
+}
+
 int kr_parse(int k, const char *in, char *out, char *why)
 {
 	const struct kr_knob *kn = &kr_knobs[k];
@@ -257,6 +282,8 @@ int kr_parse(int k, const char *in, char *out, char *why)
 		return check_ports(kn, in, out, why);
 	case KR_IFNAMES:
 		return check_ifnames(in, out, why);
+	case KR_CC:
+		return check_cc(in, out, why);
 	case KR_BOOL:
 		if (strcmp(in, "0") && strcmp(in, "1")) {
 			snprintf(why, KR_ERR_MAX, "must be 0 or 1");

@@ -36,6 +36,8 @@ enum {
 	KR_TCP_TIMEOUT_CLOSE,
 	KR_INTERFACES,
 	KR_MAX_PER_CLIENT,
+	KR_CLIENT_CC,
+	KR_SERVER_CC,
 	KR_START,
 	KR_NKNOBS
 };
@@ -48,7 +50,9 @@ enum {
 #define KR_IFNAMES_MAX	8
 #define KR_IFNAME_MAX	15	/* IFNAMSIZ - 1, a trailing '+' included */
 
-enum kr_type { KR_INT, KR_IP, KR_PORTS, KR_IFNAMES, KR_BOOL };
+#define KR_CC_MAX	15	/* TCP_CA_NAME_MAX - 1 */
+
+enum kr_type { KR_INT, KR_IP, KR_PORTS, KR_IFNAMES, KR_BOOL, KR_CC };
 
 struct kr_knob {
 	const char	*name;
@@ -125,6 +129,9 @@ int kr_read_long(int k, long *v);
 
 /* Write knob k (val already canonical). */
 int kr_write(int k, const char *val);
+
+/* Why the module refused a write of knob k with -err, for messages. */
+const char *kr_refusal(int k, int err);
 
 /*
  * A set's gport against tcp_ports, with the current value of the one it

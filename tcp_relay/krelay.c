@@ -46,6 +46,21 @@ krelay_gport(void)
 	return port;
 }
 
+/*
+ * The congestion control knob of the client leg (client_cc) or the server
+ * leg (server_cc) into name (CC_NAME_MAX): "" when it says the default or
+ * the module has none.
+ */
+void
+krelay_cc(int server_leg, char *name)
+{
+	char	 val[KR_VAL_MAX];
+
+	if (kr_read(server_leg ? KR_SERVER_CC : KR_CLIENT_CC, val) < 0 || strlen(val) >= CC_NAME_MAX)
+		val[0] = '\0';
+	strcpy(name, val);
+}
+
 static void
 addr_to_sin(const struct krelay_addr *ka, struct sockaddr_in *sin)
 {

@@ -47,6 +47,8 @@ static int	 gport_errno;		/* last error reading the proc file */
 static int	 pidfile_written;
 static int	 pidfile_fd = -1;
 static time_t	 accept_paused_until;
+/* The congestion controls of the two legs as last read ("": default). */
+static char	 client_cc[CC_NAME_MAX], server_cc_name[CC_NAME_MAX];
 
 static void __attribute__((__noreturn__))
 usage(void)
@@ -273,6 +275,68 @@ monotime(void)
 	return ts.tv_sec;
 }
 
+const char *
+server_cc(void)
+{
+	return server_cc_name;
+}
+
+/*
+ * The client leg's congestion control, on the listener: accepted sockets
+ * inherit it. "" is the system's default, named again so that sockets
+ * accepted after a change back get it too.
+ */
+static int
+listen_cc(int fd, const char *name)
+{
+	char	 def[CC_NAME_MAX] = "";
+	FILE	*f;
+	int	 rc;
+
+	if (*name == '\0') {
+		if ((f = fopen("/proc/sys/net/ipv4/tcp_congestion_control",
+		    "re")) != NULL) {
+			if (fgets(def, sizeof(def), f) == NULL)
+				def[0] = '\0';
+			fclose(f);
+		}
+		def[strcspn(def, "\n")] = '\0';
+		if (*def == '\0')
+			return 0;
+		name = def;
+	}
+	priv_effective(CAP_BIT(CAP_NET_ADMIN));
+	rc = set_cc(fd, name);
+	priv_effective(0);
+	return rc;
+}
+
+/* Follow client_cc and server_cc (krelay mode only). */
+static void
+cc_check(void)
+{
+	char	 cc[CC_NAME_MAX];
+
+	if (conf.standalone)
+		return;
+	krelay_cc(1, cc);
+	if (strcmp(cc, server_cc_name) != 0) {
+		log_info("server_cc %s -> %s", *server_cc_name ?
+		    server_cc_name : "default", *cc ? cc : "default");
+		strcpy(server_cc_name, cc);
+	}
+	krelay_cc(0, cc);
+	if (strcmp(cc, client_cc) == 0)
+		return;
+	if (lfd != -1 && listen_cc(lfd, cc) == -1) {
+		log_warn("client_cc %s", cc);
+		return;
+	}
+	log_info("client_cc %s -> %s", *client_cc ? client_cc : "default",
+	    *cc ? cc : "default");
+	strcpy(client_cc, cc);
+}
+
 static int
 listen_open(int port, int quiet)
 {
@@ -408,6 +472,8 @@ gport_check(void)
 		gport_failed = port;
 		return;
 	}
+	if (*client_cc != '\0' && listen_cc(fd, client_cc) == -1)
+		log_warn("client_cc %s on port %d", client_cc, port);
 	log_info("gport %d -> %d", lport, port);
 	if (old_lfd != -1) {
 		accept_some(old_lfd);
@@ -494,6 +560,7 @@ loop(const sigset_t *waitmask)
 			sig_hup = 0;
 			gport_check();
 			listener_register();
+			cc_check();
 			pool_trim();
 			next_tick = now + 1;
 		}

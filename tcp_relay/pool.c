@@ -102,7 +102,7 @@ child_retire(struct child *c)
 
 /* Blocks; this is the child's own socket. */
 static int
-fd_recv(int ctl, struct sockaddr_in *peer)
+fd_recv(int ctl, struct pair_msg *m)
 {
 	struct msghdr	 msg;
 	struct cmsghdr	*cmsg;
@@ -115,8 +115,8 @@ fd_recv(int ctl, struct sockaddr_in *peer)
 	int		 fd = -1;
 
 	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = peer;
-	iov.iov_len = sizeof(*peer);
+	iov.iov_base = m;
+	iov.iov_len = sizeof(*m);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = cmsgbuf.buf;
@@ -134,7 +134,7 @@ fd_recv(int ctl, struct sockaddr_in *peer)
 			memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
 	}
 	if (fd == -1 || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) ||
-	    n != sizeof(*peer)) {
+	    n != sizeof(*m) || memchr(m->server_cc, '\0', CC_NAME_MAX) == NULL) {
 		log_warnx("child: message without a socket");
 		if (fd != -1)
 			close(fd);
@@ -144,7 +144,7 @@ fd_recv(int ctl, struct sockaddr_in *peer)
 }
 
 static int
-fd_send(int ctl, int fd, const struct sockaddr_in *peer)
+fd_send(int ctl, int fd, const struct pair_msg *m)
 {
 	struct msghdr	 msg;
 	struct cmsghdr	*cmsg;
@@ -157,8 +157,8 @@ fd_send(int ctl, int fd, const struct sockaddr_in *peer)
 
 	memset(&msg, 0, sizeof(msg));
 	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-	iov.iov_base = (void *)peer;
-	iov.iov_len = sizeof(*peer);
+	iov.iov_base = (void *)m;
+	iov.iov_len = sizeof(*m);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = cmsgbuf.buf;
@@ -171,7 +171,7 @@ fd_send(int ctl, int fd, const struct sockaddr_in *peer)
 	do {
 		n = sendmsg(ctl, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	} while (n == -1 && errno == EINTR);
-	return n == (ssize_t)sizeof(*peer) ? 0 : -1;
+	return n == (ssize_t)sizeof(*m) ? 0 : -1;
 }
 
 static void
@@ -211,13 +211,13 @@ child_idle(void)
 static void __attribute__((__noreturn__))
 child_main(int ctl)
 {
-	struct sockaddr_in	 peer;
+	struct pair_msg		 m;
 	int			 served, fd;
 
 	for (served = 1; served <= PAIRS_PER_CHILD; served++) {
-		if ((fd = fd_recv(ctl, &peer)) == -1)
+		if ((fd = fd_recv(ctl, &m)) == -1)
 			break;
-		relay_pair(fd, &peer,
+		relay_pair(fd, &m,
 		    served < PAIRS_PER_CHILD ? child_idle : NULL);
 	}
 	close(ctl);
@@ -438,8 +438,13 @@ pool_can_accept(void)
 void
 pool_dispatch(int fd, const struct sockaddr_in *peer)
 {
+	struct pair_msg	 m;
 	struct child	*c;
 	int		 n, try, err;
+
+	memset(&m, 0, sizeof(m));
+	m.peer = *peer;
+	strcpy(m.server_cc, server_cc());
 
 	/* Busy as far as the parent knows: look again before refusing. */
 	if ((n = client_pairs(peer->sin_addr)) >= conf.per_client) {
@@ -466,7 +471,7 @@ pool_dispatch(int fd, const struct sockaddr_in *peer)
 			close(fd);
 			return;
 		}
-		if (fd_send(c->ctl, fd, peer) == 0)
+		if (fd_send(c->ctl, fd, &m) == 0)
 			break;
 		/*
 		 * A child that died or does not read is retired and another

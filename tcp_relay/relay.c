@@ -73,7 +73,7 @@ nodelay(int fd)
  */
 static int
 server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay,
-    const struct sockaddr_in *server)
+    const struct sockaddr_in *server, const char *cc)
 {
 	struct sockaddr_in	 any;
 	struct pollfd		 pfd;
@@ -112,6 +112,11 @@ server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay
 		log_warn("SO_OOBINLINE");
 		close(s);
 		return -1;
+	}
+	/* The child keeps CAP_NET_ADMIN: any loaded algorithm, as the knob. */
+	if (*cc != '\0' && set_cc(s, cc) == -1) {
+		if (log_ratelimit(RL_CC))
+			log_warn("server_cc %s", cc);
 	}
 
 	if (connect(s, (const struct sockaddr *)server, sizeof(*server)) == 0)
@@ -159,6 +164,13 @@ server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay
  * listener and inherited, and on the server socket): the byte is relayed
  * as data.
  */
+/* The congestion control of fd's sending side (TCP_CONGESTION). */
+int
+set_cc(int fd, const char *name)
+{
+	return setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, strlen(name));
+}
+
 int
 oob_inline(int fd)
 {
@@ -473,8 +485,9 @@ access_log(const struct sockaddr_in *client, const struct sockaddr_in *server,
  * The listener's TCP_NODELAY is inherited by cfd.
  */
 void
-relay_pair(int cfd, const struct sockaddr_in *client, void (*done)(void))
+relay_pair(int cfd, const struct pair_msg *m, void (*done)(void))
 {
+	const struct sockaddr_in *client = &m->peer;
 	struct sockaddr_in	 relay, server;
 	struct pollfd		 pfd[2];
 	struct half		 h[2];
@@ -499,7 +512,8 @@ relay_pair(int cfd, const struct sockaddr_in *client, void (*done)(void))
 	log_debug("%s: relaying to %s", log_sockaddr(client),
 	    log_sockaddr(&server));
 
-	if ((pfd[1].fd = server_connect(client, &relay, &server)) == -1)
+	if ((pfd[1].fd = server_connect(client, &relay, &server,
+	    m->server_cc)) == -1)
 		goto out;
 	if (pipes_get(h) == -1) {
 		pipes_put(NULL);

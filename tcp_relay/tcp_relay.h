@@ -26,12 +26,21 @@ struct config {
 };
 
 extern struct config conf;
+
+#define CC_NAME_MAX	16	/* TCP_CA_NAME_MAX: a congestion control and its NUL */
+
+/* What the parent hands a child with each accepted socket. */
+struct pair_msg {
+	struct sockaddr_in	peer;
+	char			server_cc[CC_NAME_MAX];	/* "": the default */
+};
 extern volatile sig_atomic_t sig_chld, sig_hup, sig_term;
 
 /* log.c: kinds of message a peer can cause, rate-limited */
 enum rl_kind {
 	RL_NOFLOW,		/* a connection krelay knows nothing of */
 	RL_REFUSED,		/* per-client cap, pool full, hand-off failed */
+	RL_CC,			/* server_cc refused by the kernel */
 	RL_KINDS
 };
 
@@ -60,6 +69,7 @@ void		 priv_seccomp(void);
 
 /* main.c */
 void		 listeners_close(void);
+const char	*server_cc(void);
 
 /* pool.c */
 void		 pool_init(void);
@@ -73,8 +83,9 @@ void		 pool_reap(void);
 void		 pool_shutdown(const sigset_t *);
 
 /* relay.c */
-void		 relay_pair(int, const struct sockaddr_in *, void (*)(void));
+void		 relay_pair(int, const struct pair_msg *, void (*)(void));
 int		 oob_inline(int);
+int		 set_cc(int, const char *);
 
 /* krelay.c */
 void		 krelay_init(void);
@@ -84,5 +95,6 @@ int		 krelay_origdst(int, struct sockaddr_in *, struct sockaddr_in *);
 int		 krelay_client(int, const struct sockaddr_in *,
 		    const struct sockaddr_in *);
 int		 krelay_listener(int);
+void		 krelay_cc(int, char *);
 
 #endif /* TCP_RELAY_H */

@@ -57,6 +57,8 @@ testDefaults() {
 	assertEquals tcp_timeout_established 432000 "$(th_knob tcp_timeout_established)"
 	assertEquals tcp_timeout_close 10 "$(th_knob tcp_timeout_close)"
 	assertEquals "interfaces: every interface" "" "$(th_knob interfaces)"
+	assertEquals "client_cc: the system's default" "" "$(th_knob client_cc)"
+	assertEquals "server_cc: the system's default" "" "$(th_knob server_cc)"
 	assertEquals start 0 "$(cat $TH_START)"
 	assertFalse "hooks registered while stopped" hooks_registered
 }

@@ -211,6 +211,51 @@ testSocketOptionsFromUserSpace() {
 	wait_held
 }
 
+# leg_cc ADDR: the congestion control of the relay's established sockets
+# toward NAME's address (ss -ti in the relay's namespace), one a line.
+leg_cc() {
+	ss -Htin state established "dst $1" |
+		grep -oE '(^|[[:space:]])(reno|cubic|bbr)([[:space:]]|$)' | tr -d ' \t' | sort -u
+}
+
+# Each leg gets its knob's algorithm: client_cc on the sockets accepted
+# from clients (inherited from tcp_relay's listener), server_cc on
+# tcp_relay's sockets to the server.
+testEachLegGetsItsCongestionControl() {
+	local pid cli_cc=bbr srv_cc=reno
+	# bbr where the kernel has it as a module (Debian's: writing the knob
+	# loads it); a kernel without it (the debug kernel) tests reno on the
+	# client leg and the default on the server leg.
+	if ! grep -qw bbr /proc/sys/net/ipv4/tcp_available_congestion_control &&
+		! modinfo tcp_bbr >/dev/null 2>&1; then
+		cli_cc=reno srv_cc=
+	fi
+	th_set client_cc $cli_cc || fail "client_cc $cli_cc refused"
+	th_set server_cc "$srv_cc" || fail "server_cc '$srv_cc' refused"
+	assertEquals "client_cc shown" $cli_cc "$(th_knob client_cc)"
+	assertFalse "a name the kernel has not and cannot load" "th_set client_cc nosuchcc"
+	assertEquals "client_cc kept after a refusal" $cli_cc "$(th_knob client_cc)"
+	# tcp_relay follows the knobs within a second.
+	if [ -n "$srv_cc" ]; then
+		th_wait_until 10 grep -q "server_cc default -> $srv_cc" "$T/tcp_relay.log" ||
+			fail "tcp_relay did not follow server_cc: $(tail -3 "$T/tcp_relay.log")"
+	fi
+	th_wait_until 10 grep -q "client_cc default -> $cli_cc" "$T/tcp_relay.log" ||
+		fail "tcp_relay did not follow client_cc"
+	( cli curl -sS --max-time 60 --limit-rate 500k -o /dev/null http://$RELAY/mid.bin ) &
+	pid=$!
+	th_wait_until 10 sh -c "ss -Htn state established 'dst 192.168.0.10:80' | grep -q ." ||
+		fail "no connection to the server"
+	assertEquals "the client leg" $cli_cc "$(leg_cc 10.0.0.1)"
+	assertEquals "the server leg" "${srv_cc:-$(sysctl -n net.ipv4.tcp_congestion_control)}" \
+		"$(leg_cc 192.168.0.10:80)"
+	wait "$pid"
+	th_set client_cc '' || fail "client_cc back to the default"
+	th_set server_cc '' || fail "server_cc back to the default"
+	th_wait_until 10 grep -q "client_cc $cli_cc -> default" "$T/tcp_relay.log" ||
+		fail "tcp_relay did not follow client_cc back"
+}
+
 testConnectionWithoutFlowIsNotRelayed() {
 	# Straight to the gateway port: tcp_relay finds no krelay flow.
 	local before

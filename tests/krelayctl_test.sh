@@ -164,6 +164,19 @@ testSetAndGet() {
 		"$KC" set interfaces=
 		assertEquals "interfaces emptied" "" "$(th_knob interfaces)"
 	fi
+
+	# The congestion controls: the module has the last word on a name.
+	"$KC" set server_cc=reno
+	assertEquals "set server_cc=reno: exit status" 0 $?
+	assertEquals "get server_cc" "server_cc = reno" "$("$KC" get server_cc)"
+	"$KC" set udp_timeout=79 server_cc=nosuchcc 2>"$SHUNIT_TMPDIR/err"
+	assertEquals "set server_cc=nosuchcc: exit status" 1 $?
+	assertTrue "the refusal says why: $(cat "$SHUNIT_TMPDIR/err")" \
+		"grep -q 'server_cc = nosuchcc: refused: the kernel has no congestion control of that name' '$SHUNIT_TMPDIR/err'"
+	assertEquals "server_cc kept, udp_timeout rolled back" "reno 77" \
+		"$(th_knob server_cc) $(th_knob udp_timeout)"
+	"$KC" set server_cc=
+	assertEquals "server_cc back to the default" "" "$(th_knob server_cc)"
 }
 
 testListFiltersDeleteAndFlush() {

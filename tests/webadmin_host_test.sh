@@ -958,10 +958,11 @@ privmsg() {
 	"$TH_TOP/tests/fuzz/privmsg" "$@" >"$T/privmsg.out" 2>&1
 }
 
-# msg NAME TYPE PAYLOAD-PYTHON: write a request to $T/NAME.
+# msg NAME TYPE PAYLOAD-PYTHON: write a request to $T/NAME; cfg() builds a
+# PS_CONFIG payload (the mask, then KR_NCONF = 13 values of 128 bytes).
 msg() {
 	python3 -c 'import struct,sys
-p = eval(sys.argv[3], {"struct": struct, "cfg": lambda d: struct.pack("=I", sum(1 << k for k in d)) + b"".join(d.get(k, b"").ljust(128, b"\0") for k in range(11))})
+p = eval(sys.argv[3], {"struct": struct, "cfg": lambda d: struct.pack("=I", sum(1 << k for k in d)) + b"".join(d.get(k, b"").ljust(128, b"\0") for k in range(13))})
 sys.stdout.buffer.write(struct.pack("=II", int(sys.argv[2]), len(p)) + p)' \
 		"$1" "$2" "$3" >"$T/$1"
 }
@@ -976,7 +977,7 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg type99 99 'b""'
 	msg loaded_len 1 'b"xxxx"'
 	msg config_mask0 7 'cfg({})'
-	msg config_mask_bit11 7 'cfg({0: b"17000"})[:0] + struct.pack("=I", 1 | 1 << 11) + cfg({0: b"17000"})[4:]'
+	msg config_mask_bit13 7 'cfg({0: b"17000"})[:0] + struct.pack("=I", 1 | 1 << 13) + cfg({0: b"17000"})[4:]'
 	msg config_noncanonical 7 'cfg({0: b"017000"})'
 	msg config_range 7 'cfg({0: b"70000"})'
 	msg config_loopback 7 'cfg({1: b"127.0.0.1"})'
@@ -993,6 +994,8 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg config_per_client_big 7 'cfg({10: b"4194305"})'
 	msg config_per_client_negative 7 'cfg({10: b"-1"})'
 	msg config_per_client_empty 7 'cfg({10: b""})'
+	msg config_cc_blank 7 'cfg({11: b"re no"})'
+	msg config_cc_long 7 'cfg({12: b"a" * 16})'
 	msg start2 8 'struct.pack("=I", 2)'
 	msg nat_proto1 9 'struct.pack("=III", 1, 0x0100000a, 80)'
 	msg nat_flush_with_ip 9 'struct.pack("=III", 0, 0x0100000a, 0)'
@@ -1001,13 +1004,14 @@ testPrivilegedSideRefusesMalformedRequests() {
 	printf '\011\0\0\0\014\0\0\0\0\0' >"$T/truncated"
 	echo eth9 >"$FAKE/proc/interfaces"
 	before=$(knobs_now gport real_ip interfaces max_per_client; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")
-	for name in type0 type99 loaded_len config_mask0 config_mask_bit11 \
+	for name in type0 type99 loaded_len config_mask0 config_mask_bit13 \
 		config_noncanonical config_range config_loopback config_newline \
 		config_unterminated config_junk_after_nul config_unset_not_zero \
 		config_short config_empty_gport config_empty_real_ip \
 		config_interfaces_blanks config_interfaces_slash \
 		config_interfaces_twice config_per_client_big \
-		config_per_client_negative config_per_client_empty start2 \
+		config_per_client_negative config_per_client_empty \
+		config_cc_blank config_cc_long start2 \
 		nat_proto1 nat_flush_with_ip nat_port0 \
 		nat_port_big truncated; do
 		privmsg "$T/$name"
@@ -1061,8 +1065,8 @@ testStallingHttpProcessEndsThePrivilegedOne() {
 	secs=$(($(date +%s) - t0))
 	assertEquals "a trickled request ends it (exit 1): $(cat "$T/privmsg.out")" 1 "$rc"
 	assertTrue "the stall is logged: $(cat "$T/privmsg.out")" \
-		"grep -q 'the HTTP process stalled in a request (type 7, 1412 bytes)' '$T/privmsg.out'"
-	assertTrue "within the deadline, not after the 28 s the bytes take ($secs s)" "[ $secs -lt 20 ]"
+		"grep -q 'the HTTP process stalled in a request (type 7, 1668 bytes)' '$T/privmsg.out'"
+	assertTrue "within the deadline, not after the 33 s the bytes take ($secs s)" "[ $secs -lt 20 ]"
 	assertEquals "nothing written" 16000 "$(knob gport)"
 	PRIVMSG_TIMEOUT_MS=1000 privmsg "$T/config_ok"
 	rc=$?

@@ -204,7 +204,7 @@ testConfigGetEqualsProc() {
 	assertEquals "GET /api/config status" 200 "$CODE"
 	assertEquals "the JSON values vs /proc/krelay ($KNOBS)" "$(knobs_now)" \
 		"$(jv "[$(echo ".$KNOBS" | sed 's/ /, ./g')] | map(if type == \"array\" then map(tostring) | join(\",\") else tostring end) | join(\" \")")"
-	assertEquals "the JSON has exactly the knobs" "$(echo $KNOBS interfaces | tr ' ' '\n' | sort | paste -sd' ')" \
+	assertEquals "the JSON has exactly the knobs" "$(echo $KNOBS interfaces client_cc server_cc | tr ' ' '\n' | sort | paste -sd' ')" \
 		"$(jv 'keys | join(" ")')"
 	assertEquals "interfaces: a string, empty for every interface" '""' \
 		"$(jv '.interfaces | tojson')"
@@ -254,6 +254,9 @@ testConfigPutBadFieldChangesNothing() {
 	max_per_client {"udp_timeout": 46, "gport": 16005, "max_per_client": 4194305}
 	max_per_client {"udp_timeout": 46, "max_per_client": -1}
 	max_per_client {"max_per_client": "5"}
+	client_cc {"udp_timeout": 46, "client_cc": "re no"}
+	client_cc {"client_cc": 5}
+	server_cc {"udp_timeout": 46, "gport": 16005, "server_cc": "nosuchcc"}
 	EOF
 }
 

@@ -112,8 +112,6 @@ enum MHD_Result api_config_put(struct MHD_Connection *c, struct request *r,
 						 MHD_HTTP_BAD_REQUEST :
 						 MHD_HTTP_INTERNAL_SERVER_ERROR,
 					 field, "%s: %s", field,
-					 ret == -EINVAL ?
-						 "rejected by krelay" :
-						 strerror(-ret));
+					 kr_refusal(kr_knob_index(field), ret));
 	return reply_json_steal(c, r, MHD_HTTP_OK, priv_knobs());
 }

@@ -56,14 +56,16 @@ static const size_t req_len[PS_TYPE_MAX] = {
 
 /*
  * A set value: NUL-terminated, NUL-padded, valid and already canonical;
- * empty only for interfaces (every interface).
+ * empty only for interfaces (every interface) and the congestion controls
+ * (the system's default).
  */
 static int check_value(int k, const char *val)
 {
 	char out[KR_VAL_MAX], why[KR_ERR_MAX];
 	size_t len = strnlen(val, KR_VAL_MAX), i;
 
-	if ((len == 0 && kr_knobs[k].type != KR_IFNAMES) || len == KR_VAL_MAX)
+	if ((len == 0 && kr_knobs[k].type != KR_IFNAMES &&
+	     kr_knobs[k].type != KR_CC) || len == KR_VAL_MAX)
 		return -1;
 	for (i = len; i < KR_VAL_MAX; i++)
 		if (val[i])

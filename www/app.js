@@ -4,7 +4,7 @@
 (function () {
   const KNOBS = ['gport', 'real_ip', 'tcp_ports', 'udp_ports', 'max_entries',
     'max_per_client', 'udp_timeout', 'udp_stream_timeout', 'tcp_timeout_established',
-    'tcp_timeout_close', 'interfaces'];
+    'tcp_timeout_close', 'interfaces', 'client_cc', 'server_cc'];
   const RANGES = {
     gport: [1, 65535], max_entries: [1, 4194304], max_per_client: [0, 4194304],
     udp_timeout: [1, 86400], udp_stream_timeout: [1, 86400],
@@ -313,6 +313,11 @@
           ['', '.', '..'].includes(n.replace(/\+$/, ''))))
         throw new Error('empty for all, or 1 to 8 interface names (eth1, eth+)');
       return names.join(',');
+    }
+    if (k === 'client_cc' || k === 'server_cc') {
+      if (!/^[A-Za-z0-9_-]{0,15}$/.test(text))
+        throw new Error('empty for the system default, or a congestion control (cubic, bbr)');
+      return text;
     }
     const [lo, hi] = RANGES[k];
     if (!/^\d+$/.test(text) || +text < lo || +text > hi)

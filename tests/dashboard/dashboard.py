@@ -402,6 +402,42 @@ def run(page):
     cfg = page.api('GET', '/api/config')
     check('interfaces in the API: "" (every interface)', interfaces_in(cfg) == '', '""', interfaces_in(cfg))
 
+    def client_cc_in(cfg):
+        return (cfg.get('data') or {}).get('client_cc')
+
+    # ---- configuration: the client leg's congestion control, checked in
+    # the page, refused by the kernel, then set (reno: built in) and cleared
+    cc_shown = page.prop('#cfg-client_cc', 'value')
+    check('the config form shows client_cc empty (the system default)', cc_shown == '', '""', cc_shown)
+    page.fill('#cfg-client_cc', 'no such')
+    page.click('#cfg-save')
+    cc_local = page.wait_text('#err-client_cc', lambda t: t != '')
+    check('client_cc "no such": refused in the page', re.search('congestion control', cc_local or ''),
+          'a congestion-control error', cc_local)
+    page.fill('#cfg-client_cc', 'nosuchcc')
+    page.click('#cfg-save')
+    cc_kernel = page.wait_text('#err-client_cc', lambda t: 'kernel' in t)
+    check('client_cc "nosuchcc": the kernel\'s refusal on the field',
+          re.search('no congestion control of that name', cc_kernel or ''),
+          'an error saying the kernel has no such congestion control', cc_kernel)
+    cfg = page.api('GET', '/api/config')
+    check('client_cc still empty after the refusal', client_cc_in(cfg) == '', '""', client_cc_in(cfg))
+    page.fill('#cfg-client_cc', 'reno')
+    page.click('#cfg-save')
+    cc_saved = page.wait_text('#cfg-message', lambda t: t == 'Saved.')
+    check('client_cc "reno": "Saved."', cc_saved == 'Saved.', '"Saved."', cc_saved)
+    cfg = page.api('GET', '/api/config')
+    check('client_cc in the API: reno', client_cc_in(cfg) == 'reno', 'reno', client_cc_in(cfg))
+    page.fill('#cfg-client_cc', '')
+    page.click('#cfg-save')
+    # (the message said "Saved." already: wait for the API instead)
+    end = time.monotonic() + TIMEOUT
+    cfg = page.api('GET', '/api/config')
+    while client_cc_in(cfg) != '' and time.monotonic() < end:
+        time.sleep(0.25)
+        cfg = page.api('GET', '/api/config')
+    check('client_cc emptied: "" in the API again', client_cc_in(cfg) == '', '""', client_cc_in(cfg))
+
     # ---- paging: the guest fills the table past a page (1,500 spoofed
     # DNS queries) when FLOOD appears
     first = page.prop('#nat-next', 'disabled')
