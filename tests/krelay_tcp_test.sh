@@ -242,13 +242,16 @@ testEachLegGetsItsCongestionControl() {
 	fi
 	th_wait_until 10 grep -q "client_cc default -> $cli_cc" "$T/tcp_relay.log" ||
 		fail "tcp_relay did not follow client_cc"
-	( cli curl -sS --max-time 60 --limit-rate 500k -o /dev/null http://$RELAY/mid.bin ) &
+	# A slow reader of 50 MiB: socket buffers take megabytes whatever curl
+	# reads, so the pair lives on only while the client holds it; cut after.
+	( cli curl -sS --max-time 60 --limit-rate 100k -o /dev/null http://$RELAY/big.bin ) &
 	pid=$!
 	th_wait_until 10 sh -c "ss -Htn state established 'dst 192.168.0.10:80' | grep -q ." ||
 		fail "no connection to the server"
 	assertEquals "the client leg" $cli_cc "$(leg_cc 10.0.0.1)"
 	assertEquals "the server leg" "${srv_cc:-$(sysctl -n net.ipv4.tcp_congestion_control)}" \
 		"$(leg_cc 192.168.0.10:80)"
+	pkill -f "curl -sS --max-time 60 --limit-rate 100k"
 	wait "$pid"
 	th_set client_cc '' || fail "client_cc back to the default"
 	th_set server_cc '' || fail "server_cc back to the default"
