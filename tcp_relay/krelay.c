@@ -24,6 +24,9 @@ krelay_init(void)
 	if ((size_t)snprintf(gport_path, sizeof(gport_path), "%s/gport",
 	    kr_proc_dir()) >= sizeof(gport_path))
 		fatalx("KRELAY_PROC_DIR too long");
+	/* A module older than this program may lack what it relies on. */
+	if (kr_version_mismatch() != NULL)
+		log_warnx("%s", kr_version_mismatch());
 }
 
 const char *

@@ -256,6 +256,16 @@ testModuleOfAnotherVersionIsToldToReload() {
 		"krelayctl: the loaded krelay module is version 0.0.9, these programs $v: reload krelay (systemctl restart krelay)" \
 		"$(cat "$T/err")"
 	assertEquals "nothing written" 30 "$(cat "$KRELAY_PROC_DIR/udp_timeout")"
+	# webadmin says so in its log when it starts.
+	mkdir -p "$T/www" && echo '<title>t</title>' >"$T/www/index.html"
+	KRELAY_MODULE_DIR=$T/fake "$TH_TOP/webadmin/webadmin" -f \
+		-l "127.0.0.1:$((18900 + $$ % 300))" -s "$T/secret" -w "$T/www" >"$T/wa.log" 2>&1 &
+	WA_PID=$!
+	th_wait_until 10 grep -q 'reload krelay' "$T/wa.log"
+	assertTrue "webadmin's log says reload krelay: $(cat "$T/wa.log")" \
+		"grep -q 'the loaded krelay module is version 0.0.9, these programs $v: reload krelay' '$T/wa.log'"
+	th_kill_wait "$WA_PID"
+	WA_PID=
 	echo "$v" >"$T/fake/version"
 	"$KC" set udp_timeout=77 2>"$T/err"
 	assertEquals "set with this version's module: exit status ($(cat "$T/err"))" 0 $?

@@ -281,6 +281,9 @@ int main(int argc, char *argv[])
 			      "/sys/module/krelay/parameters");
 	wa.module_dir = env_or("KRELAY_MODULE_DIR", "/sys/module/krelay");
 	kr_set_dirs(wa.proc_dir, wa.param_dir);
+	/* A module older than these programs may lack what they rely on. */
+	if (kr_version_mismatch())
+		log_warnx("%s", kr_version_mismatch());
 	wa.www_root = realpath(www, NULL);
 	if (!wa.www_root)
 		fatal("www directory %s", www);
