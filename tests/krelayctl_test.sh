@@ -181,6 +181,7 @@ testSetAndGet() {
 
 testListFiltersDeleteAndFlush() {
 	"$KC" start || fail "start"
+	th_set udp_timeout 600	# the flows stay for the test on a slow kernel
 	th_listener_start || fail "no stand-in listener on gport"
 	udp_flow 5001
 	udp_flow 5002

@@ -102,7 +102,7 @@ s.setsockopt(socket.IPPROTO_IP, 2049, None, 0)    # KRELAY_SO_LISTENER
 open(sys.argv[2], "w").close()
 time.sleep(3600)' "$(th_knob gport)" "$ready" &
 	TH_LISTENER_PID=$!
-	th_wait_until 5 test -e "$ready"
+	th_wait_until $((5 * TH_SCALE)) test -e "$ready"
 	local rc=$?
 	rm -f "$ready"
 	return $rc
