@@ -403,7 +403,9 @@ testStoppedServerIsCutAfterIdleTimeout() {
 slow_pairs_dump() {
 	local c
 	echo "--- relay sockets of 10.0.0.3's pairs"
-	ss -Htnoi "( dst 10.0.0.3 )" | head -12
+	ss -Htnoip "( dst 10.0.0.3 )" | head -12
+	echo "--- the listener's queue"
+	ss -Hltn "( sport = :$(th_knob gport) )"
 	echo "--- their server legs"
 	ss -Htno "( dst 192.168.0.10:80 )" | head -6
 	echo "--- tcp_relay's children: state, wchan, syscall"
