@@ -19,14 +19,16 @@ static char	gport_path[PATH_MAX];
 void
 krelay_init(void)
 {
+	const char	*why;
+
 	/* KRELAY_PROC_DIR: tests point it at a directory of their own. */
 	kr_dirs_from_env();
 	if ((size_t)snprintf(gport_path, sizeof(gport_path), "%s/gport",
 	    kr_proc_dir()) >= sizeof(gport_path))
 		fatalx("KRELAY_PROC_DIR too long");
 	/* A module older than this program may lack what it relies on. */
-	if (kr_version_mismatch() != NULL)
-		log_warnx("%s", kr_version_mismatch());
+	if ((why = kr_version_mismatch()) != NULL)
+		log_warnx("%s", why);
 }
 
 const char *

@@ -223,6 +223,7 @@ int main(int argc, char *argv[])
 {
 	const char *secret = SECRET_DEFAULT, *www = WWW_DEFAULT;
 	const char *relay = NULL, *pidfile = PIDFILE_DEFAULT, *user = NULL;
+	const char *why;
 	char *extra[2], portarg[8];
 	int ch, foreground = 0, verbose = 0, nextra = 0, fd, sv[2];
 	long port = -1;
@@ -282,8 +283,8 @@ int main(int argc, char *argv[])
 	wa.module_dir = env_or("KRELAY_MODULE_DIR", "/sys/module/krelay");
 	kr_set_dirs(wa.proc_dir, wa.param_dir);
 	/* A module older than these programs may lack what they rely on. */
-	if (kr_version_mismatch())
-		log_warnx("%s", kr_version_mismatch());
+	if ((why = kr_version_mismatch()) != NULL)
+		log_warnx("%s", why);
 	wa.www_root = realpath(www, NULL);
 	if (!wa.www_root)
 		fatal("www directory %s", www);
