@@ -212,9 +212,13 @@ class Page:
             '#start-toggle still disabled after %g s' % TIMEOUT)
         self.click('label.switch')
 
-    def save_gport(self, value):
-        self.fill('#cfg-gport', str(value))
+    def save_field(self, name, value):
+        """Type value into the config form's field name, then Save."""
+        self.fill('#cfg-' + name, str(value))
         self.click('#cfg-save')
+
+    def save_gport(self, value):
+        self.save_field('gport', value)
 
     def set_viewport(self, width, height):
         """Size the window so that the page's viewport is width x height
@@ -379,24 +383,20 @@ def run(page):
     # ---- configuration: the scope, checked in the page, by the server, then set and cleared
     if_shown = page.prop('#cfg-interfaces', 'value')
     check('the config form shows interfaces empty (every interface)', if_shown == '', '""', if_shown)
-    page.fill('#cfg-interfaces', 'rc0/1')
-    page.click('#cfg-save')
+    page.save_field('interfaces', 'rc0/1')
     if_local = page.wait_text('#err-interfaces', lambda t: t != '')
     check('interfaces "rc0/1": refused in the page', re.search('interface names', if_local or ''),
           'an interface-name error', if_local)
-    page.fill('#cfg-interfaces', 'rc0,rc0')
-    page.click('#cfg-save')
+    page.save_field('interfaces', 'rc0,rc0')
     if_twice = page.wait_text('#err-interfaces', lambda t: t != '')
     check('interfaces "rc0,rc0": the server\'s error on the field',
           re.search('rc0 listed twice', if_twice or ''), 'an error saying rc0 is listed twice', if_twice)
-    page.fill('#cfg-interfaces', 'rc0, rs+')
-    page.click('#cfg-save')
+    page.save_field('interfaces', 'rc0, rs+')
     if_saved = page.wait_text('#cfg-message', lambda t: t == 'Saved.')
     check('interfaces "rc0, rs+": "Saved."', if_saved == 'Saved.', '"Saved."', if_saved)
     cfg = page.api('GET', '/api/config')
     check('interfaces in the API: rc0,rs+', interfaces_in(cfg) == 'rc0,rs+', 'rc0,rs+', interfaces_in(cfg))
-    page.fill('#cfg-interfaces', '')
-    page.click('#cfg-save')
+    page.save_field('interfaces', '')
     if_cleared = page.wait_text('#cfg-message', lambda t: t == 'Saved.')
     check('interfaces emptied: "Saved."', if_cleared == 'Saved.', '"Saved."', if_cleared)
     cfg = page.api('GET', '/api/config')
@@ -409,27 +409,23 @@ def run(page):
     # the page, refused by the kernel, then set (reno: built in) and cleared
     cc_shown = page.prop('#cfg-client_cc', 'value')
     check('the config form shows client_cc empty (the system default)', cc_shown == '', '""', cc_shown)
-    page.fill('#cfg-client_cc', 'no such')
-    page.click('#cfg-save')
+    page.save_field('client_cc', 'no such')
     cc_local = page.wait_text('#err-client_cc', lambda t: t != '')
     check('client_cc "no such": refused in the page', re.search('congestion control', cc_local or ''),
           'a congestion-control error', cc_local)
-    page.fill('#cfg-client_cc', 'nosuchcc')
-    page.click('#cfg-save')
+    page.save_field('client_cc', 'nosuchcc')
     cc_kernel = page.wait_text('#err-client_cc', lambda t: 'kernel' in t)
     check('client_cc "nosuchcc": the kernel\'s refusal on the field',
           re.search('no congestion control of that name', cc_kernel or ''),
           'an error saying the kernel has no such congestion control', cc_kernel)
     cfg = page.api('GET', '/api/config')
     check('client_cc still empty after the refusal', client_cc_in(cfg) == '', '""', client_cc_in(cfg))
-    page.fill('#cfg-client_cc', 'reno')
-    page.click('#cfg-save')
+    page.save_field('client_cc', 'reno')
     cc_saved = page.wait_text('#cfg-message', lambda t: t == 'Saved.')
     check('client_cc "reno": "Saved."', cc_saved == 'Saved.', '"Saved."', cc_saved)
     cfg = page.api('GET', '/api/config')
     check('client_cc in the API: reno', client_cc_in(cfg) == 'reno', 'reno', client_cc_in(cfg))
-    page.fill('#cfg-client_cc', '')
-    page.click('#cfg-save')
+    page.save_field('client_cc', '')
     # (the message said "Saved." already: wait for the API instead)
     end = time.monotonic() + TIMEOUT
     cfg = page.api('GET', '/api/config')
