@@ -224,6 +224,31 @@ child_main(int ctl)
 	_exit(0);
 }
 
+/*
+ * In a new child: close every descriptor but stdio (the log) and the two
+ * it works with. A fork can happen while the parent holds an accepted
+ * socket it is about to hand off, and besides it the listeners, the other
+ * children's ctl and the pidfile: a child keeping any of them would hold a
+ * client's connection open after its pair has closed it, or a listener
+ * after a gport move. Nothing the parent opens later needs a line here.
+ */
+static void
+keep_only(int a, int b)
+{
+	int		 keep[2] = { a < b ? a : b, a < b ? b : a }, i;
+	unsigned int	 from = 3;
+
+	for (i = 0; i < 2; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if (keep[i] > (int)from && close_range(from, keep[i] - 1, 0) == -1)
+			fatal("child: close_range");
+		from = keep[i] + 1;
+	}
+	if (close_range(from, ~0U, 0) == -1)
+		fatal("child: close_range");
+}
+
 static struct child *
 spawn(void)
 {
@@ -250,12 +275,7 @@ spawn(void)
 		close(sv[1]);
 		return NULL;
 	case 0:
-		close(sv[0]);
-		listeners_close();
-		for (i = 0; i < conf.max_children; i++)
-			if (children[i].pid != 0 && children[i].ctl != -1)
-				close(children[i].ctl);
-		close(idle_chan[0]);
+		keep_only(sv[1], idle_chan[1]);
 		child_signals();
 		priv_child();
 		priv_seccomp();

@@ -225,6 +225,18 @@ testIdlePairClosedAfterIdleTimeout() {
 	assertTrue "expected an access log line 'close timeout', log: $(cat "$RELAY_LOG")" "$rc"
 }
 
+# With no spares, the child for a pair is forked while the parent holds the
+# accepted socket: it must not keep a copy, or its own close at the idle
+# timeout leaves the client's connection open until the child exits.
+testChildForkedForThePairKeepsNoCopyOfIt() {
+	local how secs
+	start_relay 22052 -p 22052 -n 0 -T 1 -t 127.0.0.1:$ECHO_PORT
+	read -r how secs <<<"$(peer readend 22052)"
+	assertEquals "expected the idle pair closed with FIN, got '$how'" eof "$how"
+	assertTrue "expected the close after 1-3 s idle, took $secs s" \
+		"python3 -c 'import sys; sys.exit(not 0.9 <= $secs < 3)'"
+}
+
 testFiveThousandConnectionsLeaveNoZombieNorDescriptor() {
 	local before after out
 	start_relay 22060 -p 22060 -n 4 -t 127.0.0.1:$ECHO_PORT
