@@ -103,10 +103,11 @@ check-valgrind: all
 	$(Q)sh scripts/deps.sh valgrind
 	$(Q)tests/lab/run webadmin_valgrind_test.sh
 
-# The fault, abuse and load suites at full scale (check runs them reduced).
+# The fault, abuse, load and configuration-race suites at full scale
+# (check runs them reduced).
 check-stress: all
 	$(Q)LAB_APPEND="$(LAB_APPEND) STRESS_SCALE=full" LAB_SCALE=$${LAB_SCALE:-4} \
-		tests/lab/run kfuzz_test.sh stress_test.sh
+		tests/lab/run kfuzz_test.sh stress_test.sh krelay_config_test.sh
 
 # The README's commands on a fresh Debian 12 root made by debootstrap:
 # what to run after a change to dependencies, tests or the lab.
@@ -244,7 +245,7 @@ help:
 	@echo '  bench       krelay against routing, nftables, HAProxy, socat (bench/results/)'
 	@echo '  check-debug the lab suites on a KASAN/lockdep/kmemleak kernel and'
 	@echo '              on the PREEMPT_RT kernel (slow; builds the kernel once)'
-	@echo '  check-stress     kfuzz and stress suites at full scale (STRESS_SCALE=full)'
+	@echo '  check-stress     kfuzz, stress and config suites at full scale (STRESS_SCALE=full)'
 	@echo '  check-fresh      make check in a fresh Debian 12 root (debootstrap)'
 	@echo '  check-all        check and every longer check target'
 	@echo '  lab         boot the lab with the module loaded and open a shell'

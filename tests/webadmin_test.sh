@@ -225,18 +225,20 @@ testConfigPutSubsetChangesProc() {
 }
 
 testConfigPutBadFieldChangesNothing() {
-	local before body field
+	local before body field named ifs
 	th_set udp_timeout 33
 	th_set interfaces rc0
 	before=$(knobs_now)
 	while read -r field body; do
 		ajson PUT /api/config "$body"
 		assertEquals "status of $body" 400 "$CODE"
-		assertEquals "field named for $body" "$field" "$(jv .field)"
-		assertEquals "error starts with the field for $body" "$field" \
-			"$(jv '.error | split(":")[0]')"
+		# one jq for both (forks are slow under TCG)
+		named=$(jv '.field + " " + (.error | split(":")[0])')
+		assertEquals "field named, and the error starts with it, for $body" \
+			"$field $field" "$named"
 		assertEquals "/proc unchanged after $body" "$before" "$(knobs_now)"
-		assertEquals "interfaces unchanged after $body" rc0 "$(th_knob interfaces)"
+		read -r ifs <"$TH_PROC/interfaces"
+		assertEquals "interfaces unchanged after $body" rc0 "$ifs"
 	done <<-'EOF'
 	max_entries {"udp_timeout": 46, "tcp_timeout_close": 5, "gport": 16005, "max_entries": 0}
 	tcp_ports {"gport": 16005, "udp_timeout": 46, "tcp_ports": [53, 80, 80]}
