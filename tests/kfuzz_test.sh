@@ -61,12 +61,12 @@ oneTimeSetUp() {
 	echo "kfuzz page" > "$T/www/index.html"
 	th_krelay_unload
 	th_krelay_load start=1 || exit 1
-	srv python3 -m http.server 80 --bind 192.168.0.10 --directory "$T/www" \
+	srv python3 "$TH_TOP/tests/httpd.py" 80 --bind 192.168.0.10 --directory "$T/www" \
 		>/dev/null 2>&1 &
 	srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
 		--no-hosts --bind-interfaces --listen-address=192.168.0.10 \
 		--user=root --address=/test.lab/192.0.2.1 --pid-file="$T/dns.pid" &
-	th_wait_until 15 srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
+	th_wait_until $((15 * TH_SCALE)) srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
 		fail "httpd did not start"
 	"$TCP_RELAY" -f -n 4 -P "$T/tcp_relay.pid" 2>>"$T/tcp_relay.log" &
 	th_wait_until 10 test -s "$T/tcp_relay.pid" || fail "tcp_relay did not start"
@@ -77,7 +77,7 @@ oneTimeSetUp() {
 oneTimeTearDown() {
 	[ -s "$T/tcp_relay.pid" ] && th_kill_wait "$(cat "$T/tcp_relay.pid")"
 	[ -s "$T/dns.pid" ] && th_kill_wait "$(cat "$T/dns.pid")"
-	pkill -f "http.server 80 --bind 192.168.0.10"
+	pkill -f "httpd.py 80 --bind 192.168.0.10"
 	th_krelay_unload
 }
 

@@ -157,7 +157,7 @@ oneTimeSetUp() {
 	th_krelay_unload
 	th_krelay_load start=1 || exit 1
 	knobs_default
-	srv python3 -m http.server 80 --bind 192.168.0.10 --directory "$T/www" \
+	srv python3 "$TH_TOP/tests/httpd.py" 80 --bind 192.168.0.10 --directory "$T/www" \
 		2>"$T/http.log" >/dev/null &
 	srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
 		--no-hosts --bind-interfaces --listen-address=192.168.0.10 \
@@ -166,9 +166,9 @@ oneTimeSetUp() {
 	# it), or it outlives the suite and holds port 81 for the next one
 	ip netns exec srv python3 "$ATTACK" echo 192.168.0.10 81 "$T/echo.log" &
 	ECHO_PID=$!
-	th_wait_until 15 srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
+	th_wait_until $((15 * TH_SCALE)) srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
 		fail "httpd did not start"
-	th_wait_until 15 srv sh -c "ss -Hlnt 'src 192.168.0.10:81' | grep -q ." ||
+	th_wait_until $((15 * TH_SCALE)) srv sh -c "ss -Hlnt 'src 192.168.0.10:81' | grep -q ." ||
 		fail "echo server did not start"
 	start_tcp_relay
 	th_wait_until 20 traffic_ok || fail "no traffic through the relay: $(page)"
@@ -179,7 +179,7 @@ oneTimeTearDown() {
 	[ -s "$T/dns.pid" ] && th_kill_wait "$(cat "$T/dns.pid")"
 	[ -n "$ECHO_PID" ] && th_kill_wait "$ECHO_PID"
 	pkill -f "$ATTACK echo 192.168.0.10 81"
-	pkill -f "http.server 80 --bind 192.168.0.10"
+	pkill -f "httpd.py 80 --bind 192.168.0.10"
 	th_krelay_unload
 	nft delete table ip krattack 2>/dev/null
 	spoof_neighbours del

@@ -47,12 +47,12 @@ oneTimeSetUp() {
 	head -c 5M "$T/www/big.bin" > "$T/www/mid.bin"
 	th_krelay_unload
 	th_krelay_load start=1 || exit 1
-	srv python3 -m http.server 80 --bind 192.168.0.10 --directory "$T/www" \
+	srv python3 "$TH_TOP/tests/httpd.py" 80 --bind 192.168.0.10 --directory "$T/www" \
 		2>"$T/http.log" >/dev/null &
 	srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
 		--no-hosts --bind-interfaces --listen-address=192.168.0.10 \
 		--user=root --address=/test.lab/192.0.2.1 --pid-file="$T/dns.pid" &
-	th_wait_until 15 srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
+	th_wait_until $((15 * TH_SCALE)) srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
 		fail "httpd did not start"
 	start_tcp_relay
 }
@@ -60,7 +60,7 @@ oneTimeSetUp() {
 oneTimeTearDown() {
 	[ -s "$T/tcp_relay.pid" ] && th_kill_wait "$(cat "$T/tcp_relay.pid")"
 	[ -s "$T/dns.pid" ] && th_kill_wait "$(cat "$T/dns.pid")"
-	pkill -f "http.server 80 --bind 192.168.0.10"
+	pkill -f "httpd.py 80 --bind 192.168.0.10"
 	th_krelay_unload
 }
 
@@ -218,6 +218,8 @@ leg_cc() {
 		grep -oE '(^|[[:space:]])(reno|cubic|bbr)([[:space:]]|$)' | tr -d ' \t' | sort -u
 }
 
+legs_up() { [ -n "$(leg_cc 10.0.0.1)" ] && [ -n "$(leg_cc 192.168.0.10:80)" ]; }
+
 # Each leg gets its knob's algorithm: client_cc on the sockets accepted
 # from clients (inherited from tcp_relay's listener), server_cc on
 # tcp_relay's sockets to the server.
@@ -246,8 +248,8 @@ testEachLegGetsItsCongestionControl() {
 	# reads, so the pair lives on only while the client holds it; cut after.
 	( cli curl -sS --max-time 60 --limit-rate 100k -o /dev/null http://$RELAY/big.bin ) &
 	pid=$!
-	th_wait_until 10 sh -c "ss -Htn state established 'dst 192.168.0.10:80' | grep -q ." ||
-		fail "no connection to the server"
+	th_wait_until $((10 * TH_SCALE)) legs_up ||
+		fail "the download's legs are not both up: $(ss -Htn state established)"
 	assertEquals "the client leg" $cli_cc "$(leg_cc 10.0.0.1)"
 	assertEquals "the server leg" "${srv_cc:-$(sysctl -n net.ipv4.tcp_congestion_control)}" \
 		"$(leg_cc 192.168.0.10:80)"

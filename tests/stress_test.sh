@@ -152,14 +152,14 @@ oneTimeSetUp() {
 	# (a listener left on :81 by an earlier suite would answer instead)
 	srv ss -Hlnt 'sport = :81' | grep -q . &&
 		fail "port 81 is taken: $(srv ss -Hlntp 'sport = :81')"
-	srv python3 -m http.server 81 --directory "$T/www" >/dev/null 2>&1 &
+	srv python3 "$TH_TOP/tests/httpd.py" 81 --directory "$T/www" >/dev/null 2>&1 &
 	srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
 		--no-hosts --bind-interfaces --listen-address=192.168.0.10 \
 		--listen-address=192.168.0.1 --user=root \
 		--address=/test.lab/192.0.2.1 --pid-file="$T/dns.pid" &
-	th_wait_until 20 srv sh -c "ss -Hlnt 'sport = :81' | grep -q ." ||
+	th_wait_until $((20 * TH_SCALE)) srv sh -c "ss -Hlnt 'sport = :81' | grep -q ." ||
 		fail "http.server did not start"
-	th_wait_until 20 srv sh -c "ss -Hlnt 'sport = :80' | grep -q ." ||
+	th_wait_until $((20 * TH_SCALE)) srv sh -c "ss -Hlnt 'sport = :80' | grep -q ." ||
 		fail "haproxy did not start"
 	start_relay
 	traffic_recovers || fail "no traffic through the relay"
@@ -171,7 +171,7 @@ oneTimeTearDown() {
 	[ -n "$WA_PID" ] && th_kill_wait "$WA_PID"
 	stop_relay
 	[ -s "$T/dns.pid" ] && th_kill_wait "$(cat "$T/dns.pid")"
-	pkill -f "http.server 81 --directory $T/www"
+	pkill -f "httpd.py 81 --directory $T/www"
 	pkill -f "haproxy -db -f $T/haproxy.cfg"
 	ip -n cli addr del 10.0.0.3/24 dev eth0 2>/dev/null
 	th_krelay_unload
@@ -383,7 +383,7 @@ testKilledChildrenCloseBothPeers() {
 
 testStoppedServerIsCutAfterIdleTimeout() {
 	local hp
-	hp=$(pgrep -f "http.server 81 --directory $T/www")
+	hp=$(pgrep -f "httpd.py 81 --directory $T/www")
 	download_start
 	kill -STOP "$hp"
 	download_end

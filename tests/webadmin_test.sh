@@ -143,12 +143,12 @@ oneTimeSetUp() {
 	# A second client address, so that the client filter has something to
 	# leave out.
 	ip -n cli addr add 10.0.0.3/24 dev eth0
-	srv python3 -m http.server 80 --bind 192.168.0.10 --directory "$T/www" \
+	srv python3 "$TH_TOP/tests/httpd.py" 80 --bind 192.168.0.10 --directory "$T/www" \
 		2>"$T/http.log" >/dev/null &
 	srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
 		--no-hosts --bind-interfaces --listen-address=192.168.0.10 \
 		--user=root --address=/test.lab/192.0.2.1 --pid-file="$T/dns.pid" &
-	th_wait_until 15 srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
+	th_wait_until $((15 * TH_SCALE)) srv sh -c "ss -Hlnt 'src 192.168.0.10:80' | grep -q ." ||
 		{ echo "httpd did not start"; exit 1; }
 	wa_start || { echo "webadmin did not start"; exit 1; }
 	th_wait_until 10 relay_pid || { echo "tcp_relay did not start"; exit 1; }
@@ -161,7 +161,7 @@ oneTimeTearDown() {
 	wa_stop
 	p=$(relay_pid) && th_kill_wait "$p"
 	[ -s "$T/dns.pid" ] && th_kill_wait "$(cat "$T/dns.pid")"
-	pkill -f "http.server 80 --bind 192.168.0.10"
+	pkill -f "httpd.py 80 --bind 192.168.0.10"
 	ip -n cli addr del 10.0.0.3/24 dev eth0 2>/dev/null
 	th_krelay_unload
 }
