@@ -518,6 +518,7 @@ testNatPagingAndFilters() {
 
 testNatDeleteRemovesExactlyThatFlow() {
 	local p before after
+	th_set udp_timeout 600		# the flows stay for the test on a slow kernel
 	for p in 40301 40302 40303; do dig_from 10.0.0.1 $p >/dev/null; done
 	dig_from 10.0.0.3 40302 >/dev/null
 	before=$(nat_keys)
@@ -535,7 +536,9 @@ testNatDeleteRemovesExactlyThatFlow() {
 }
 
 testNatDeleteAllFlushes() {
-	th_set udp_timeout 600		# the flow stays for the test on a slow kernel
+	# the flows stay for the test on a slow kernel (the TCP one closed)
+	th_set udp_timeout 600
+	th_set tcp_timeout_close 600
 	dig_from 10.0.0.1 40401 >/dev/null
 	curl_from 40402 >/dev/null
 	assertEquals "flows before" 2 "$(nat_keys | wc -l)"
@@ -695,6 +698,7 @@ testModuleRemovedAnswers409ThenReload() {
 }
 
 testAuthHostAndContentTypeSpotChecks() {
+	th_set udp_timeout 600		# the flow stays for the test on a slow kernel
 	dig_from 10.0.0.1 40901 >/dev/null
 	req GET /api/nat
 	assertEquals "no credentials" 401 "$CODE"
