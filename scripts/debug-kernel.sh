@@ -25,7 +25,7 @@ stamp="$(stat -c %Y "$src" 2>/dev/null) $(sha256sum < "$self" | cut -c1-16)"
 # configured again.
 needed="KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK VIRTIO_NET 9P_FS VETH
 	USER_NS NF_TABLES NF_TABLES_INET NFT_NAT NFT_OBJREF NF_CONNTRACK NF_DEFRAG_IPV4
-	NF_REJECT_IPV4"
+	NF_REJECT_IPV4 INET_DIAG INET_TCP_DIAG TCP_CONG_BBR"
 missing() {
 	for o in $needed; do
 		grep -q "^CONFIG_$o=y" "${1:-.}/.config" 2>/dev/null ||
@@ -92,7 +92,8 @@ if [ ! -f .config ] || [ "$(cat .config.krelay 2>/dev/null)" != "$stamp" ] ||
 	  -e NFT_LOG -e NFT_COUNTER -e NFT_QUOTA -e NFT_OBJREF -e NF_LOG_SYSLOG \
 	  -e NETFILTER_XTABLES -e IP_NF_IPTABLES -e IP_NF_FILTER -e IP_NF_NAT \
 	  -e IP_NF_TARGET_MASQUERADE -e NETFILTER_XT_MATCH_CONNTRACK \
-	  -e PERF_EVENTS -e KALLSYMS -e KALLSYMS_ALL
+	  -e PERF_EVENTS -e KALLSYMS -e KALLSYMS_ALL \
+	  -e INET_DIAG -e INET_TCP_DIAG -e INET_UDP_DIAG -e TCP_CONG_ADVANCED -e TCP_CONG_BBR
 	# The checkers.
 	c -e KASAN -e KASAN_GENERIC -e KASAN_INLINE -e KASAN_STACK -e KASAN_VMALLOC \
 	  -e PROVE_LOCKING -e PROVE_RCU -e DEBUG_LOCK_ALLOC -e DEBUG_ATOMIC_SLEEP \

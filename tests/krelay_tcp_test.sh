@@ -113,7 +113,7 @@ testTwoHundredConcurrentCurlsAllSucceed() {
 	for i in $(seq 200); do
 		printf 'url = "http://%s/?n=%d"\noutput = "/dev/null"\n' $RELAY "$i"
 	done > "$T/curl.conf"
-	codes=$(cli curl -sS -Z --parallel-max 200 --max-time 60 -K "$T/curl.conf" \
+	codes=$(cli curl -sS -Z --parallel-max 200 --max-time $((60 * TH_SCALE)) -K "$T/curl.conf" \
 		-w '%{http_code}\n' | sort | uniq -c | awk '{ print $2 ":" $1 }')
 	assertEquals "status codes of 200 concurrent requests" "200:200" "$codes"
 }
@@ -225,8 +225,8 @@ legs_up() { [ -n "$(leg_cc 10.0.0.1)" ] && [ -n "$(leg_cc 192.168.0.10:80)" ]; }
 # tcp_relay's sockets to the server.
 testEachLegGetsItsCongestionControl() {
 	local pid cli_cc=bbr srv_cc=reno
-	# bbr where the kernel has it as a module (Debian's: writing the knob
-	# loads it); a kernel without it (the debug kernel) tests reno on the
+	# bbr where the kernel has it (Debian's as a module: writing the knob
+	# loads it); a kernel without it tests reno on the
 	# client leg and the default on the server leg.
 	if ! grep -qw bbr /proc/sys/net/ipv4/tcp_available_congestion_control &&
 		! modinfo tcp_bbr >/dev/null 2>&1; then
