@@ -46,6 +46,7 @@ setUp() {
 	SECRET=$T/secret
 	LOG=$T/webadmin.log
 	FAKE=
+	WA_WRAP=()
 	unset KRELAY_PROC_DIR KRELAY_PARAM_DIR KRELAY_MODULE_DIR
 }
 
@@ -69,7 +70,7 @@ wa_start() {
 		    --error-exitcode=99 --child-silent-after-fork=no
 		    --log-file="$T/valgrind.%p.log")
 	fi
-	"${vg[@]}" "$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" \
+	"${vg[@]}" "${WA_WRAP[@]}" "$WA" -f -l "127.0.0.1:$WA_PORT" -s "$SECRET" -w "$T/www" \
 		"$@" >>"$LOG" 2>&1 &
 	WA_PID=$!
 	if ! th_wait_port tcp 127.0.0.1 "$WA_PORT" "$WA_TIMEOUT"; then
@@ -1253,6 +1254,46 @@ testGportChangeSendsSighup() {
 		"grep -q 'sent SIGHUP to tcp_relay pid $(relay_pid)' '$LOG'"
 	areq PUT /api/config -H 'Content-Type: application/json' -d '{"udp_timeout": 31}'
 	assertEquals "SIGHUP only for gport" 1 "$(grep -c 'sent SIGHUP' "$LOG")"
+}
+
+# unit_bounding_set: webadmin.service's CapabilityBoundingSet as setpriv's
+# --bounding-set list ("-all,+net_admin,...").
+unit_bounding_set() {
+	sed -n 's/^CapabilityBoundingSet=//p' "$TH_TOP/dist/webadmin.service.in" |
+		tr 'A-Z ' 'a-z\n' | sed -n 's/^cap_/+/p' | paste -sd, | sed 's/^/-all,/'
+}
+
+# webadmin as root with no more capabilities than its unit gives it: it
+# signals its HTTP process (the HTTP user's) and tcp_relay (tcp_relay's
+# user), both other users, so the unit must keep CAP_KILL.
+testUnitCapabilitiesLetWebadminSignalItsProcesses() {
+	local bs hp pid
+
+	need_relay || return
+	if [ "$(id -u)" != 0 ]; then
+		startSkipping
+		echo "SKIP: not root: the processes run as this user"
+		return
+	fi
+	bs=$(unit_bounding_set)
+	assertContains "the unit's bounding set read" "$bs" "+net_admin"
+	fake_module
+	WA_WRAP=(setpriv "--bounding-set=$bs" --)
+	wa_start_supervising
+	th_wait_until 10 relay_pid
+	pid=$(relay_pid)
+	hp=$(http_pid)
+	assertNotEquals "tcp_relay runs as another user" 0 "$(ps -o uid= -p "$pid" | tr -d ' ')"
+	assertNotEquals "the HTTP process runs as another user" 0 "$(ps -o uid= -p "$hp" | tr -d ' ')"
+	areq PUT /api/config -H 'Content-Type: application/json' -d '{"gport": 16001}'
+	assertEquals "gport change" 200 "$CODE"
+	assertTrue "SIGHUP reached tcp_relay under $bs: $(grep -i sighup "$LOG")" \
+		"th_wait_until 5 grep -q 'sent SIGHUP to tcp_relay pid $pid' '$LOG'"
+	wa_stop
+	assertTrue "the HTTP process $hp is gone" "th_wait_until 10 sh -c '! kill -0 $hp'"
+	assertNotContains "webadmin signalled its HTTP process itself" \
+		"$(cat "$LOG")" "SIGTERM to the HTTP process"
+	assertTrue "tcp_relay still runs after webadmin's stop" "kill -0 $pid"
 }
 
 . shunit2
