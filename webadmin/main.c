@@ -10,11 +10,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -161,15 +163,39 @@ static struct MHD_Daemon *http_start(int fd)
 }
 
 /*
- * The HTTP process: lose root, serve until SIGTERM (from the privileged
- * process, or PR_SET_PDEATHSIG when it dies). SIGINT and SIGHUP stay
- * blocked: a terminal's ^C reaches the privileged process, which stops us.
+ * Until SIGTERM (from the privileged process, or PR_SET_PDEATHSIG when it
+ * dies) or the end of the privileged process's side of sock (POLLHUP): a
+ * privileged process that may not signal us (a unit without CAP_KILL; the
+ * parent-death signal is permission-checked too) still ends us by exiting.
+ */
+static void http_wait(int sock)
+{
+	struct pollfd pfd[2] = {
+		{ .events = POLLIN },
+		{ .fd = sock, .events = 0 },	/* POLLHUP and POLLERR only */
+	};
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pfd[0].fd = signalfd(-1, &term, SFD_CLOEXEC);
+	if (pfd[0].fd < 0)
+		fatal("signalfd");
+	while (!(pfd[0].revents & POLLIN) &&
+	       !(pfd[1].revents & (POLLHUP | POLLERR)))
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			fatal("poll");
+	close(pfd[0].fd);
+}
+
+/*
+ * The HTTP process: lose root, serve until http_wait() returns. SIGINT and
+ * SIGHUP stay blocked: a terminal's ^C reaches the privileged process,
+ * which stops us.
  */
 static void http_main(int sock, int fd, const char *user, pid_t parent)
 {
 	struct MHD_Daemon *d;
-	sigset_t term;
-	int sig;
 
 	/* Before the chroot: jansson's hash seed reads /dev/urandom. */
 	json_object_seed(0);
@@ -187,10 +213,7 @@ static void http_main(int sock, int fd, const char *user, pid_t parent)
 	log_info("listening on http://%s:%u/ as uid %d (www %s, krelay %s)",
 		 wa.listen_host, wa.port, (int)getuid(),
 		 wa.www_root[0] ? wa.www_root : "chroot", wa.proc_dir);
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	while (sigwait(&term, &sig) != 0 || sig != SIGTERM)
-		;
+	http_wait(sock);
 	MHD_stop_daemon(d);
 	close(fd);
 	close(sock);

@@ -434,7 +434,7 @@ static void stop_http(int sock, pid_t http, int *status)
 	int i;
 
 	if (kill(http, SIGTERM) < 0) {
-		/* EPERM without CAP_KILL: our exit ends it (PR_SET_PDEATHSIG). */
+		/* EPERM without CAP_KILL: it ends when our end of sock closes. */
 		log_warn("SIGTERM to the HTTP process %d", (int)http);
 		*status = 0;
 		return;
