@@ -91,7 +91,7 @@ testServerSeesTheClientsAddress() {
 	cli curl -sS --max-time 10 -o /dev/null "http://$RELAY/?who=$$"
 	assertContains "server's access log" "$(cat "$T/http.log")" \
 		"10.0.0.1 - - "
-	assertNotContains "server saw the relay" "$(cat "$T/http.log")" \
+	th_assert_lacks "server saw the relay" "$(cat "$T/http.log")" \
 		"192.168.0.2 - - "
 }
 

@@ -19,6 +19,17 @@ th_wait_until() {
 	done
 }
 
+# th_assert_lacks MESSAGE TEXT NEEDLE: assertNotContains, whose failure
+# says where NEEDLE was found (shunit2's says only "Found"): the first three
+# lines of TEXT holding it, by number, each cut to 160 characters.
+th_assert_lacks() {
+	local found
+
+	found=$(printf '%s\n' "$2" | grep -nF -- "$3" | head -n 3 | cut -c1-160 |
+		sed 's/^\([0-9]*\):/line \1: /' | paste -sd '|' -)
+	assertNotContains "$1${found:+: \"$3\" in $found;}" "$2" "$3"
+}
+
 # th_wait_port PROTO ADDR PORT [SECONDS]: wait until something listens
 # there (ss in the current namespace).
 th_wait_port() {

@@ -1291,7 +1291,7 @@ testUnitCapabilitiesLetWebadminSignalItsProcesses() {
 		"th_wait_until 5 grep -q 'sent SIGHUP to tcp_relay pid $pid' '$LOG'"
 	wa_stop
 	assertTrue "the HTTP process $hp is gone" "th_wait_until 10 sh -c '! kill -0 $hp'"
-	assertNotContains "webadmin signalled its HTTP process itself" \
+	th_assert_lacks "webadmin signalled its HTTP process itself" \
 		"$(cat "$LOG")" "SIGTERM to the HTTP process"
 	assertTrue "tcp_relay still runs after webadmin's stop" "kill -0 $pid"
 }
