@@ -98,6 +98,23 @@ int kr_read_file(const char *dir, const char *name, char *buf, size_t size)
 	return 0;
 }
 
+int kr_stat(const char *name, unsigned long long *v)
+{
+	size_t len = strlen(name);
+	char buf[16384], *p, *end;
+	int err;
+
+	err = kr_read_file(kr_proc_dir(), "stats", buf, sizeof(buf));
+	if (err)
+		return err;
+	for (p = buf; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, '\n');
+		if (!strncmp(p, name, len) && p[len] == ' ')
+			return sscanf(p + len + 1, "%llu", v) == 1 ? 0 : -EINVAL;
+	}
+	return -ENOENT;
+}
+
 int kr_write_file(const char *dir, const char *name, const char *val)
 {
 	char path[4096], line[256];

@@ -118,6 +118,12 @@ const char *kr_version_mismatch(void);
 /* A file's text without trailing newlines and blanks (size bytes with NUL). */
 int kr_read_file(const char *dir, const char *name, char *buf, size_t size);
 
+/*
+ * A counter of the stats file ("NAME VALUE" lines) into *v: 0, -ENOENT
+ * when it has no such line, or -errno.
+ */
+int kr_stat(const char *name, unsigned long long *v);
+
 /* Write "val\n" with one write(), as the kernel wants it. */
 int kr_write_file(const char *dir, const char *name, const char *val);
 

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "libkrelay.h"
 #include "tcp_relay.h"
 
 #define LISTEN_BACKLOG	4096
@@ -417,21 +418,27 @@ accept_some(int fd)
 }
 
 /*
- * Register the listener with krelay, again every second: a module loaded
- * or reloaded after us then steers to it within a second. A failure is
- * logged when it changes (the old registration, if any, stays in force).
+ * Register the listener with krelay, checked every second: a module loaded
+ * or reloaded after us then steers to it within a second. While the stats
+ * file shows our port registered, no socket option is called: each call
+ * holds the module, and an rmmod at that moment fails with EAGAIN. A
+ * failure is logged when it changes (the old registration, if any, stays
+ * in force).
  */
 static void
 listener_register(void)
 {
-	static int	 last_errno = -1;
-	int		 err;
+	static int		 last_errno = -1;
+	unsigned long long	 port;
+	int			 err = 0;
 
 	if (conf.standalone || lfd == -1)
 		return;
-	priv_effective(CAP_BIT(CAP_NET_ADMIN));
-	err = krelay_listener(lfd) == -1 ? errno : 0;
-	priv_effective(0);
+	if (kr_stat("listener_port", &port) != 0 || port != (unsigned)lport) {
+		priv_effective(CAP_BIT(CAP_NET_ADMIN));
+		err = krelay_listener(lfd) == -1 ? errno : 0;
+		priv_effective(0);
+	}
 	if (err != 0 && err != last_errno) {
 		errno = err;
 		log_warn("port %d: registering the listener with krelay%s", lport,
