@@ -80,9 +80,22 @@ th_krelay_load() {
 	insmod "$TH_KO" "$@"
 }
 
+# th_krelay_unload: rmmod. A socket option call in progress holds the
+# module for its duration (nf_sockopt): rmmod then fails with EAGAIN and is
+# tried again, for up to 5 s (times TH_SCALE); any other failure is final.
 th_krelay_unload() {
+	local end=$((SECONDS + 5 * TH_SCALE)) err
+
 	[ -d /sys/module/krelay ] || return 0
-	rmmod krelay
+	until err=$(rmmod krelay 2>&1); do
+		case $err in
+		*"temporarily unavailable"*) [ "$SECONDS" -lt "$end" ] || break ;;
+		*) break ;;
+		esac
+		sleep 0.05
+	done
+	[ -z "$err" ] || echo "$err" >&2
+	[ ! -d /sys/module/krelay ]
 }
 
 # th_privs PID: a process's privileges from /proc/PID/status, one line:
