@@ -32,7 +32,7 @@ make gcc libc6-dev pkg-config git
 gcc-12 libelf1 libssl3 zlib1g dwarves linux-base linux-source-6.1
 qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 shunit2 libmicrohttpd-dev libjansson-dev
-dnsmasq-base dnsutils curl tcpdump iproute2 iputils-ping ethtool nftables procps
+dnsmasq-base dnsutils curl tcpdump iproute2 iputils-ping ethtool nftables procps strace
 python3 perl psmisc jq chromium chromium-driver python3-selenium haproxy
 python3-scapy clang libclang-rt-14-dev dkms man-db libcap2-bin libseccomp-dev
 "

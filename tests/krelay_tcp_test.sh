@@ -301,6 +301,30 @@ testHashGrowsUnderADownloadWithoutLosingIt() {
 	th_wait_listener || fail "tcp_relay did not register again"
 }
 
+# tcp_relay checks its registration every second in the stats file; it
+# calls the LISTENER socket option only when it is not registered (each
+# call holds the module: an rmmod then fails with EAGAIN).
+testRegisteredListenerIsNotRegisteredAgain() {
+	local pid
+
+	pid=$(cat "$T/tcp_relay.pid")
+	th_wait_listener || fail "tcp_relay's listener is not registered"
+	timeout -s INT 3 strace -qq -e trace=setsockopt -p "$pid" 2>"$T/strace.log"
+	th_assert_lacks "tcp_relay's socket options while registered" \
+		"$(cat "$T/strace.log")" "setsockopt("
+	# Traced across an unload and a load: it registers again.
+	timeout -s INT $((6 * TH_SCALE)) strace -qq -e trace=setsockopt -p "$pid" \
+		2>"$T/strace.log" &
+	local st=$!
+	sleep $((TH_SCALE))
+	th_krelay_unload || fail "rmmod"
+	th_krelay_load start=1 || fail "reload"
+	assertTrue "tcp_relay registered again after the reload" th_wait_listener
+	wait "$st"
+	assertTrue "a LISTENER socket option that succeeded after the reload: $(cat "$T/strace.log")" \
+		"grep -q '^setsockopt(.* = 0$' '$T/strace.log'"
+}
+
 testRmmodWithOpenConnectionsLeavesKernelHealthy() {
 	hold_connection 5
 	hold_connection 5
