@@ -168,6 +168,16 @@ int main(int argc, char *argv[])
 		return apply(argc - 2, argv + 2);
 	if (argc == 2 && !strcmp(argv[1], "agree"))
 		return agree();
+	if (argc == 3 && !strcmp(argv[1], "stat")) {
+		unsigned long long v;
+
+		ret = kr_stat(argv[2], &v);
+		if (ret < 0)
+			printf("%s\n", strerror(-ret));
+		else
+			printf("%llu\n", v);
+		return ret < 0;
+	}
 	if (argc != 4)
 		return 2;
 	k = knob(argv[2]);

@@ -88,6 +88,16 @@ testJsonForms() {
 	done
 }
 
+testStatReadsOneCounterByItsWholeName() {
+	printf 'listener_port_x 7\nlistener_port 16000\nflows 12345678901\nbad x\n' >"$T/proc/stats"
+	assertEquals "listener_port, not a longer name first" 16000 "$("$LC" stat listener_port)"
+	assertEquals "the last line, 64-bit" 12345678901 "$("$LC" stat flows)"
+	assertEquals "a prefix of a name is no name" "No such file or directory" "$("$LC" stat listener)"
+	assertEquals "not a number" "Invalid argument" "$("$LC" stat bad)"
+	rm "$T/proc/stats"
+	assertEquals "no stats file" "No such file or directory" "$("$LC" stat flows)"
+}
+
 testApplyWritesCanonicalValues() {
 	assertEquals "applied" ok "$("$LC" apply gport=17000 tcp_ports=0443,80 interfaces=' eth0 ' start=1)"
 	assertEquals "written" "17000 443,80 eth0 1 " "$(files gport tcp_ports interfaces start)"
