@@ -106,6 +106,9 @@ build() {
 	cp -a /etc/apt/sources.list.d/. "$root/etc/apt/sources.list.d/"
 	[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$root/etc/apt/"
 	grep -ls '^Acquire::' /etc/apt/apt.conf.d/* | xargs -r cp -t "$root/etc/apt/apt.conf.d/"
+	# (not the backports source scripts/kernels.sh adds: the test looks
+	# for files named krelay left after a purge)
+	rm -f "$root"/etc/apt/sources.list.d/krelay-*
 	cp /etc/resolv.conf "$root/etc/resolv.conf"
 	# Nothing starts in the chroot while packages install; removed below:
 	# in the guest, the maintainer scripts' deb-systemd-invoke must act.

@@ -287,7 +287,7 @@ testEnableRelaysDnsAndHttp() {
 	th_wait_until 30 test -s /etc/krelay/webadmin.secret
 	assertTrue "webadmin wrote its secret" $?
 	assertEquals "the dashboard answers (a login is needed)" 401 \
-		"$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 http://127.0.0.1:8080/api/stats)"
+		"$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 http://127.0.0.1:8080/api/status)"
 
 	assertEquals "DNS (UDP) through the relay" 192.0.2.7 "$(dig_relay)"
 	assertEquals "DNS (TCP) through the relay" 192.0.2.7 "$(dig_relay +tcp)"
