@@ -53,6 +53,10 @@ dpkg_do() {
 
 dpkg_tail() { tail -n 25 "$T/dpkg.log"; }
 
+# assert_ok STATUS MESSAGE: assertTrue with the status first: expanded
+# before the message, whose command substitutions would reset $?.
+assert_ok() { assertTrue "$2" "$1"; }
+
 relay_pid() {
 	local p
 	p=$(head -n 1 /run/krelay/tcp_relay.pid 2>/dev/null) || return 1
@@ -68,6 +72,8 @@ krelay_procs() {
 	ps -e -o pid=,user:32=,comm= | awk '$2 == "krelay" || $2 == "krelay-relay" ||
 		$3 == "webadmin" || $3 == "tcp_relay"'
 }
+
+no_krelay_procs() { [ -z "$(krelay_procs)" ]; }
 
 # relaying: tcp_relay listens and its listener is registered with krelay.
 relaying() {
@@ -229,7 +235,7 @@ testInstallStartsNothing() {
 	assertEquals "ip_forward as booted" 0 "$(sysctl -n net.ipv4.ip_forward)"
 	installed krelay "$V1" && fail "krelay already installed"
 	deb_install "$DEB_V1"
-	assertTrue "dpkg -i $V1: $(dpkg_tail)" $?
+	assert_ok $? "dpkg -i $V1: $(dpkg_tail)"
 	assertEquals "krelay" "install ok installed $V1" "$(pkg_status krelay)"
 	assertEquals "krelay-dkms" "install ok installed $V1" "$(pkg_status krelay-dkms)"
 
@@ -266,7 +272,7 @@ testEnableRelaysDnsAndHttp() {
 	edit_conf || fail "cannot edit $CONF"
 	cp "$CONF" "$T/krelay.conf.edited"
 	enable_now
-	assertTrue "systemctl enable --now: $(tail -n 5 "$T/systemctl.log")" $?
+	assert_ok $? "systemctl enable --now: $(tail -n 5 "$T/systemctl.log")"
 	local u
 	for u in krelay.service webadmin.service; do
 		assertEquals "$u enabled" enabled "$(systemctl is-enabled $u)"
@@ -303,14 +309,14 @@ testUpgradeKeepsConfigAndRelay() {
 	th_wait_until 60 test "$(held_count)" -ge 2 ||
 		fail "the held flow does not run: $(cat "$T/held.out")"
 	assertContains "the held flow in the NAT table" "$(cat /proc/krelay/nat)" \
-		"tcp established 10.0.0.1:"
+		"tcp ESTABLISHED 10.0.0.1:"
 	wa=$(main_pid webadmin.service)
 	relay=$(relay_pid)
 	since=$(active_since krelay.service)
 	conf=$(cat "$CONF")
 
 	deb_install "$DEB_V2"
-	assertTrue "dpkg -i $V2: $(dpkg_tail)" $?
+	assert_ok $? "dpkg -i $V2: $(dpkg_tail)"
 	local n
 	n=$(held_count)
 	assertEquals "krelay" "install ok installed $V2" "$(pkg_status krelay)"
@@ -332,12 +338,12 @@ testUpgradeKeepsConfigAndRelay() {
 	assertEquals "modinfo: the module on disk" "$V2" "$(modinfo -F version krelay 2>&1)"
 
 	th_wait_until 30 test "$(held_count)" -gt "$((n + 2))"
-	assertTrue "the held flow runs on after the upgrade: $(cat "$T/held.out")" $?
+	assert_ok $? "the held flow runs on after the upgrade: $(cat "$T/held.out")"
 	assertContains "the held flow still in the NAT table" "$(cat /proc/krelay/nat)" \
-		"tcp established 10.0.0.1:"
+		"tcp ESTABLISHED 10.0.0.1:"
 	touch "$T/held.stop"
 	wait "$HELD_PID"
-	assertTrue "the held flow: $(cat "$T/held.out")" $?
+	assert_ok $? "the held flow: $(cat "$T/held.out")"
 	assertContains "the held flow, one connection" "$(cat "$T/held.out")" "ok "
 	assertEquals "the echo server saw one connection, from the client" 1 \
 		"$(grep -c '^10\.0\.0\.1:' "$T/echo.log")"
@@ -351,8 +357,10 @@ testRemoveStopsEverything() {
 	local fwd
 	fwd=$(sysctl -n net.ipv4.ip_forward)
 	dpkg_do -r krelay
-	assertTrue "dpkg -r krelay: $(dpkg_tail)" $?
+	assert_ok $? "dpkg -r krelay: $(dpkg_tail)"
 	assertEquals "krelay removed" deinstall "$(pkg_status krelay | cut -d' ' -f1)"
+	# (webadmin's HTTP process ends on its own once webadmin has: a moment)
+	th_wait_until 10 no_krelay_procs
 	assertEquals "no krelay process left" "" "$(krelay_procs)"
 	assertFalse "the module unloaded" "[ -d /sys/module/krelay ]"
 	local u
@@ -365,8 +373,8 @@ testRemoveStopsEverything() {
 	assertContains "the module still in DKMS" "$(dkms status krelay 2>&1)" ": installed"
 
 	dpkg_do -r krelay-dkms
-	assertTrue "dpkg -r krelay-dkms: $(dpkg_tail)" $?
-	assertEquals "dkms has no krelay" "" "$(dkms status krelay 2>&1)"
+	assert_ok $? "dpkg -r krelay-dkms: $(dpkg_tail)"
+	th_assert_lacks "dkms has no krelay" "$(dkms status 2>&1)" krelay
 	assertEquals "no krelay module on disk" "" \
 		"$(find "/lib/modules/$KREL" -name 'krelay.ko*')"
 	assertEquals "no DKMS source tree" "" "$(find /usr/src -maxdepth 1 -name 'krelay-*')"
@@ -375,7 +383,7 @@ testRemoveStopsEverything() {
 testPurgeLeavesNothing() {
 	need_present
 	dpkg_do -P krelay krelay-dkms
-	assertTrue "dpkg -P: $(dpkg_tail)" $?
+	assert_ok $? "dpkg -P: $(dpkg_tail)"
 	local p u
 	for p in krelay krelay-dkms; do
 		assertEquals "$p purged" "" "$(dpkg-query -W -f='${db:Status-Abbrev}' $p 2>/dev/null | grep -v '^un')"
@@ -397,7 +405,7 @@ testPurgeLeavesNothing() {
 testReinstallAfterPurge() {
 	need_purged
 	deb_install "$DEB_V2"
-	assertTrue "dpkg -i $V2: $(dpkg_tail)" $?
+	assert_ok $? "dpkg -i $V2: $(dpkg_tail)"
 	assertTrue "$CONF from the shipped default again" "cmp -s /usr/share/krelay/krelay.conf $CONF"
 	local u
 	for u in krelay krelay-relay; do
@@ -410,7 +418,7 @@ testReinstallAfterPurge() {
 		"krelay/$V2, $KREL, x86_64: installed"
 	edit_conf || fail "cannot edit $CONF"
 	enable_now
-	assertTrue "systemctl enable --now: $(tail -n 5 "$T/systemctl.log")" $?
+	assert_ok $? "systemctl enable --now: $(tail -n 5 "$T/systemctl.log")"
 	assertEquals "the module loaded is $V2" "$V2" "$(cat /sys/module/krelay/version 2>&1)"
 	th_wait_until $((60 * TH_SCALE)) relaying
 	assertTrue "tcp_relay relays" $?
