@@ -9,6 +9,7 @@
 set -u
 
 out=$1
+export HOME=/root
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=deb_guest_test.sh
 verdict() { echo "$*" | tee -a "$out/verdicts"; }
