@@ -19,10 +19,12 @@ tests=$(arg debtest_tests)
 export lab_scale
 lab_scale=$(arg debtest_scale)
 lab_scale=${lab_scale:-1}
-# The suite's files on /run (tmpfs): the purge test looks for anything
-# named krelay left on the root file system.
+# The suite's files on a tmpfs of their own (shunit2 runs scripts there:
+# /run is noexec): the purge test looks for anything named krelay left on
+# the root file system.
 export TMPDIR=/run/debtest-tmp DEB_LOGS=$out
 mkdir -p "$TMPDIR"
+mount -t tmpfs -o mode=0755 tmpfs "$TMPDIR"
 export DEB_V1=$out/debs/v1 DEB_V2=$out/debs/v2
 
 echo "deb: guest up at $(cut -d' ' -f1 /proc/uptime) s, systemd: $(systemctl is-system-running)"
