@@ -180,6 +180,9 @@ print("ok %d" % n)' "$RELAY" "$T/held.stop" "$T/held.count" > "$T/held.out" 2>&1
 }
 
 held_count() { cat "$T/held.count" 2>/dev/null || echo 0; }
+# held_past N: more than N exchanges so far (a function: th_wait_until
+# must read the count anew each time).
+held_past() { [ "$(held_count)" -gt "$1" ]; }
 
 oneTimeSetUp() {
 	T=$SHUNIT_TMPDIR
@@ -225,7 +228,7 @@ oneTimeSetUp() {
 
 oneTimeTearDown() {
 	# What a failure needs to be understood, beside the suite's log.
-	[ -n "${DEB_LOGS:-}" ] && cp "$T"/*.log "$DEB_LOGS/" 2>/dev/null
+	[ -n "${DEB_LOGS:-}" ] && cp "$T"/*.log "$T"/held.* "$DEB_LOGS/" 2>/dev/null
 	return 0
 }
 
@@ -306,7 +309,7 @@ testUpgradeKeepsConfigAndRelay() {
 	need_running
 	local wa relay since conf
 	hold_flow
-	th_wait_until 60 test "$(held_count)" -ge 2 ||
+	th_wait_until 60 held_past 1 ||
 		fail "the held flow does not run: $(cat "$T/held.out")"
 	assertContains "the held flow in the NAT table" "$(cat /proc/krelay/nat)" \
 		"tcp ESTABLISHED 10.0.0.1:"
@@ -337,7 +340,7 @@ testUpgradeKeepsConfigAndRelay() {
 	th_assert_lacks "dkms dropped $V1" "$(dkms status krelay 2>&1)" "krelay/$V1,"
 	assertEquals "modinfo: the module on disk" "$V2" "$(modinfo -F version krelay 2>&1)"
 
-	th_wait_until 30 test "$(held_count)" -gt "$((n + 2))"
+	th_wait_until 30 held_past $((n + 2))
 	assert_ok $? "the held flow runs on after the upgrade: $(cat "$T/held.out")"
 	assertContains "the held flow still in the NAT table" "$(cat /proc/krelay/nat)" \
 		"tcp ESTABLISHED 10.0.0.1:"
