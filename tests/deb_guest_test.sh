@@ -232,6 +232,11 @@ oneTimeTearDown() {
 	return 0
 }
 
+# Each test's time on the console (shunit2 names the running test in
+# _shunit_test_).
+setUp() { TEST_T0=$SECONDS; }
+tearDown() { echo "deb: ${_shunit_test_:-?} took $((SECONDS - TEST_T0)) s"; }
+
 # ---- The tests
 
 testInstallStartsNothing() {

@@ -9,7 +9,8 @@
 set -u
 
 out=$1
-export HOME=/root
+# dpkg as apt runs it: debconf asks nothing.
+export HOME=/root DEBIAN_FRONTEND=noninteractive
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=deb_guest_test.sh
 verdict() { echo "$*" | tee -a "$out/verdicts"; }
