@@ -172,6 +172,10 @@ build() {
 	StandardOutput=journal+console
 	StandardError=journal+console
 	TimeoutStartSec=infinity
+	# SIGPIPE as in a login shell, where an administrator runs dpkg (a
+	# service ignores it by default: dkms then reports "write error:
+	# Broken pipe" from a test of its own).
+	IgnoreSIGPIPE=no
 
 	[Install]
 	WantedBy=multi-user.target
