@@ -183,12 +183,16 @@ build() {
 	in_root systemctl enable debtest.service
 	in_root apt-get clean
 
-	cp "$root/boot/vmlinuz-$rel" "$cache/vmlinuz"
-	cp "$root/boot/initrd.img-$rel" "$cache/initrd.img"
-	rm -f "$cache/root.img"
+	# Each file replaced by a rename: a guest booted meanwhile keeps the
+	# one it opened.
+	cp "$root/boot/vmlinuz-$rel" "$cache/vmlinuz.new"
+	cp "$root/boot/initrd.img-$rel" "$cache/initrd.img.new"
+	rm -f "$cache/root.img.new"
 	mkfs.ext4 -q -F -L debroot -d "$root" "$cache/root.img.new" "$size" ||
 		die "mkfs.ext4 failed"
-	mv "$cache/root.img.new" "$cache/root.img"
+	for f in vmlinuz initrd.img root.img; do
+		mv "$cache/$f.new" "$cache/$f"
+	done
 	remove_root
 	printf '%s\n' "$want" > "$cache/stamp"
 	echo "deb-root: image built in $((SECONDS - t0)) s"
