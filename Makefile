@@ -115,8 +115,17 @@ check-fresh:
 	$(Q)sh scripts/deps.sh fresh
 	$(Q)bash scripts/check-fresh.sh
 
+# The Debian packages on a fresh Debian 12 booted with systemd (root image
+# by scripts/deb-root.sh, cached in /var/cache/krelay/debroot): install,
+# DKMS, the units relaying, an upgrade to a rebuilt version, remove,
+# purge (tests/deb/run; DEB_TESTS=testA,testB for some tests only).
+check-deb:
+	$(Q)sh scripts/deps.sh deb-test
+	$(Q)$(MAKE) deb
+	$(Q)tests/deb/run
+
 # Everything: make check and every longer target.
-check-all: check check-kernels check-stress check-valgrind check-debug check-fresh
+check-all: check check-kernels check-stress check-valgrind check-debug check-fresh check-deb
 
 # A real browser against the dashboard in the lab (boots its own guest).
 check-dashboard:
@@ -247,6 +256,8 @@ help:
 	@echo '              on the PREEMPT_RT kernel (slow; builds the kernel once)'
 	@echo '  check-stress     kfuzz, stress and config suites at full scale (STRESS_SCALE=full)'
 	@echo '  check-fresh      make check in a fresh Debian 12 root (debootstrap)'
+	@echo '  check-deb        the Debian packages installed, upgraded, removed and'
+	@echo '                   purged in a fresh Debian 12 guest with systemd (DEB_TESTS)'
 	@echo '  check-all        check and every longer check target'
 	@echo '  lab         boot the lab with the module loaded and open a shell'
 	@echo '  deps        install build and test dependencies (Debian 12)'
@@ -260,6 +271,6 @@ help:
 	@echo '           V=1 (show commands)'
 
 .PHONY: all module progs deps check checkpatch check-host check-lab fuzz \
-	check-dashboard check-valgrind check-debug check-stress check-fresh \
+	check-dashboard check-valgrind check-debug check-stress check-fresh check-deb \
 	check-all check-kernels kmods deps-debug lab bench \
 	clean install uninstall deb help

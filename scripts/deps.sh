@@ -10,6 +10,9 @@
 #   scripts/deps.sh deb          instead: only what `make deb` needs (the
 #                                packages' Build-Depends, dpkg-dev, lintian;
 #                                no kernels); given alone
+#   scripts/deps.sh deb-test     instead: what `make check-deb` needs beside
+#                                make deb's (debootstrap, QEMU, mkfs.ext4;
+#                                the 6.1 kernel's release); given alone
 #   scripts/deps.sh --list [GROUP...]   print the packages, one a line
 #
 # The default list holds every package a `make check` suite or the lab
@@ -40,22 +43,29 @@ series="6.1 6.12"
 deb=
 for group in "$@"; do
 	case $group in
-	deb) deb=1 ;;
+	deb | deb-test) deb=$group ;;
 	bench) pkgs="$pkgs dnsperf iperf3 wrk socat linux-perf" ;;
 	valgrind) pkgs="$pkgs valgrind" ;;
 	fresh) pkgs="$pkgs debootstrap" ;;
 	debug) pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev"; series="$series 6.1-rt" ;;
-	*) echo "deps: unknown group $group (bench, debug, valgrind, fresh, deb)" >&2; exit 2 ;;
+	*) echo "deps: unknown group $group (bench, debug, valgrind, fresh, deb, deb-test)" >&2; exit 2 ;;
 	esac
 done
 # make deb: debian/control's Build-Depends (dh-dkms provides
 # dh-sequence-dkms, debhelper dh-sequence-installsysusers), the build
 # tools and lintian; the kernels are DKMS's business on the target.
 if [ -n "$deb" ]; then
-	[ $# -eq 1 ] || { echo "deps: deb is a list of its own: give it alone" >&2; exit 2; }
+	[ $# -eq 1 ] || { echo "deps: $deb is a list of its own: give it alone" >&2; exit 2; }
 	pkgs="build-essential dpkg-dev debhelper dh-dkms lintian
 	libmicrohttpd-dev libjansson-dev libseccomp-dev"
 	series=
+fi
+# make check-deb: a root image made by debootstrap (scripts/deb-root.sh;
+# mkfs.ext4 -d fills the image), booted by QEMU; the kernel the guest runs
+# is the 6.1 one the lab runs (its packages are installed in the image).
+if [ "$deb" = deb-test ]; then
+	pkgs="debootstrap qemu-system-x86 e2fsprogs"
+	series=6.1
 fi
 
 if [ -n "$list" ]; then
