@@ -24,6 +24,10 @@ struct krelay_config krelay_cfg = {
 	.udp_stream_timeout	= 120,
 	.tcp_timeout_established = 432000,
 	.tcp_timeout_close	= 10,
+	.relay_max_pairs	= 256,
+	.relay_max_per_client	= 64,
+	.relay_idle_timeout	= 300,
+	.relay_connect_timeout	= 10,
 };
 
 const struct krelay_knob krelay_knobs[] = {
@@ -44,6 +48,14 @@ const struct krelay_knob krelay_knobs[] = {
 	  &krelay_cfg.max_per_client },
 	{ "client_cc", KRELAY_KNOB_CC, 0, 0, &krelay_cfg.client_cc },
 	{ "server_cc", KRELAY_KNOB_CC, 0, 0, &krelay_cfg.server_cc },
+	{ "relay_max_pairs", KRELAY_KNOB_U32, 1, 65536,
+	  &krelay_cfg.relay_max_pairs },
+	{ "relay_max_per_client", KRELAY_KNOB_U32, 1, 65536,
+	  &krelay_cfg.relay_max_per_client },
+	{ "relay_idle_timeout", KRELAY_KNOB_U32, 1, 864000,
+	  &krelay_cfg.relay_idle_timeout },
+	{ "relay_connect_timeout", KRELAY_KNOB_U32, 1, 3600,
+	  &krelay_cfg.relay_connect_timeout },
 };
 
 const unsigned int krelay_nr_knobs = ARRAY_SIZE(krelay_knobs);

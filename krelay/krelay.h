@@ -53,6 +53,16 @@ struct krelay_config {
 	 */
 	char			client_cc[TCP_CA_NAME_MAX];
 	char			server_cc[TCP_CA_NAME_MAX];
+	/*
+	 * The TCP relay's limits, whoever relays (tcp_relay reads them from
+	 * /proc/krelay): pairs in all, pairs of one client address, seconds
+	 * a pair may stay idle, seconds a server connect may take. Each
+	 * applies to pairs that start after it is set.
+	 */
+	u32			relay_max_pairs;
+	u32			relay_max_per_client;
+	u32			relay_idle_timeout;
+	u32			relay_connect_timeout;
 };
 
 /*
@@ -73,7 +83,7 @@ enum krelay_knob_type {
 	KRELAY_KNOB_IPV4,
 	KRELAY_KNOB_PORTS,
 	KRELAY_KNOB_U32,
-	KRELAY_KNOB_SECS,	/* a timeout: a u32 of seconds */
+	KRELAY_KNOB_SECS,	/* a NAT timeout: a u32 of seconds */
 	KRELAY_KNOB_CC,		/* a congestion control's name, or "" */
 	KRELAY_KNOB_IFNAMES,
 };

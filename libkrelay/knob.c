@@ -29,6 +29,14 @@ const struct kr_knob kr_knobs[KR_NKNOBS] = {
 					    .optional = true },
 	[KR_CLIENT_CC]			= { "client_cc", KR_CC, .optional = true },
 	[KR_SERVER_CC]			= { "server_cc", KR_CC, .optional = true },
+	[KR_RELAY_MAX_PAIRS]		= { "relay_max_pairs", KR_INT, 1, 65536,
+					    .optional = true },
+	[KR_RELAY_MAX_PER_CLIENT]	= { "relay_max_per_client", KR_INT, 1, 65536,
+					    .optional = true },
+	[KR_RELAY_IDLE_TIMEOUT]		= { "relay_idle_timeout", KR_INT, 1, 864000,
+					    .optional = true },
+	[KR_RELAY_CONNECT_TIMEOUT]	= { "relay_connect_timeout", KR_INT, 1, 3600,
+					    .optional = true },
 	[KR_START]			= { "start", KR_BOOL, 0, 1, .param = true },
 };
 

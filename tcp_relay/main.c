@@ -71,25 +71,31 @@ help(void)
 	    "  -b bits        -c counts clients by this prefix length "
 	    "(default 32:\n"
 	    "                 each address)\n"
-	    "  -C seconds     server connect timeout (default 10)\n"
-	    "  -c count       max pairs per client (default 64)\n"
+	    "  -C seconds     with -t: server connect timeout (default 10)\n"
+	    "  -c count       with -t: max pairs per client (default 64)\n"
 	    "  -F seconds     close a pair with no byte yet either way after "
 	    "this long\n"
 	    "                 (default 10)\n"
 	    "  -f             stay in the foreground (always the case)\n"
 	    "  -h, --help     this help\n"
 	    "  -l address     listen address (default 0.0.0.0)\n"
-	    "  -m count       max children (default 256)\n"
+	    "  -m count       with -t: max pairs, one child each (default 256)\n"
 	    "  -n count       idle children kept ready (default 4)\n"
 	    "  -P pidfile     write the pid there, removed at exit\n"
 	    "  -p port        gateway port (default: follow "
 	    "$KRELAY_PROC_DIR/gport,\n"
 	    "                 KRELAY_PROC_DIR defaults to /proc/krelay)\n"
-	    "  -T seconds     close a pair idle this long (default 300)\n"
+	    "  -T seconds     with -t: close a pair idle this long (default 300)\n"
 	    "  -t host:port   standalone: relay to this IPv4 target, "
 	    "no krelay\n"
 	    "  -u user        run as this user once listening\n"
-	    "  -v             verbose\n");
+	    "  -v             verbose\n"
+	    "With krelay (no -t), the knobs relay_max_pairs, "
+	    "relay_max_per_client,\n"
+	    "relay_idle_timeout and relay_connect_timeout in "
+	    "$KRELAY_PROC_DIR set\n"
+	    "what -m, -c, -T and -C set for -t, and are followed while "
+	    "running.\n");
 	exit(0);
 }
 
@@ -115,6 +121,35 @@ number(int opt, const char *s, long min, long max)
 	if (*end != '\0' || errno == ERANGE || v < min || v > max)
 		bad_value(opt, s, want);
 	return v;
+}
+
+/*
+ * The relay's limits. With krelay they are its knobs, which a relay in
+ * the kernel obeys too: tcp_relay follows them (limits_check), and each
+ * pair keeps those it started with. The options set them for a
+ * standalone relay (-t), in the knobs' ranges.
+ */
+static const struct limit {
+	int	 knob;
+	int	 opt;
+	int	*val;
+} limits[] = {
+	{ KR_RELAY_MAX_PAIRS,		'm', &conf.max_children },
+	{ KR_RELAY_MAX_PER_CLIENT,	'c', &conf.per_client },
+	{ KR_RELAY_IDLE_TIMEOUT,	'T', &conf.idle_s },
+	{ KR_RELAY_CONNECT_TIMEOUT,	'C', &conf.connect_s },
+};
+#define NLIMITS		(int)(sizeof(limits) / sizeof(limits[0]))
+
+static const struct limit *
+limit_of_opt(int opt)
+{
+	int	 i;
+
+	for (i = 0; i < NLIMITS; i++)
+		if (limits[i].opt == opt)
+			return &limits[i];
+	return NULL;
 }
 
 static void
@@ -149,13 +184,20 @@ target(const char *s)
 static int
 options(int argc, char *argv[])
 {
-	int	 ch, verbose = 0;
+	const struct limit	*l;
+	int			 ch, verbose = 0, limit_opt = 0;
 
 	conf.listen_addr.sin_family = AF_INET;
 	conf.listen_addr.sin_addr.s_addr = htonl(INADDR_ANY);
 	if (argc > 1 && strcmp(argv[1], "--help") == 0)
 		help();
 	while ((ch = getopt(argc, argv, "ab:C:c:F:fhl:m:n:P:p:T:t:u:v")) != -1) {
+		if ((l = limit_of_opt(ch)) != NULL) {
+			*l->val = number(ch, optarg, kr_knobs[l->knob].min,
+			    kr_knobs[l->knob].max);
+			limit_opt = ch;
+			continue;
+		}
 		switch (ch) {
 		case 'a':
 			conf.access_log = 1;
@@ -163,14 +205,8 @@ options(int argc, char *argv[])
 		case 'b':
 			conf.prefix_bits = number(ch, optarg, 0, 32);
 			break;
-		case 'C':
-			conf.connect_s = number(ch, optarg, 1, 3600);
-			break;
 		case 'F':
 			conf.first_s = number(ch, optarg, 1, 864000);
-			break;
-		case 'c':
-			conf.per_client = number(ch, optarg, 1, 65536);
 			break;
 		case 'f':
 			break;
@@ -178,9 +214,6 @@ options(int argc, char *argv[])
 			help();
 		case 'l':
 			ipv4(ch, optarg, &conf.listen_addr);
-			break;
-		case 'm':
-			conf.max_children = number(ch, optarg, 1, 65536);
 			break;
 		case 'n':
 			conf.spares = number(ch, optarg, 0, 65536);
@@ -192,9 +225,6 @@ options(int argc, char *argv[])
 			break;
 		case 'p':
 			conf.gport = number(ch, optarg, 1, 65535);
-			break;
-		case 'T':
-			conf.idle_s = number(ch, optarg, 1, 864000);
 			break;
 		case 't':
 			target(optarg);
@@ -214,7 +244,14 @@ options(int argc, char *argv[])
 		    argv[optind]);
 		usage();
 	}
-	if (conf.spares > conf.max_children) {
+	if (limit_opt && !conf.standalone) {
+		l = limit_of_opt(limit_opt);
+		fprintf(stderr, "tcp_relay: -%c is for a standalone relay (-t): "
+		    "with krelay the knob %s sets it (krelayctl set %s=N)\n",
+		    limit_opt, kr_knobs[l->knob].name, kr_knobs[l->knob].name);
+		usage();
+	}
+	if (conf.standalone && conf.spares > conf.max_children) {
 		fprintf(stderr, "tcp_relay: -n %d: more spares than -m %d "
 		    "children\n", conf.spares, conf.max_children);
 		usage();
@@ -336,6 +373,42 @@ cc_check(void)
 	log_info("client_cc %s -> %s", *client_cc ? client_cc : "default",
 	    *cc ? cc : "default");
 	strcpy(client_cc, cc);
+}
+
+/*
+ * Follow the relay's limits (krelay mode only). A knob that cannot be read
+ * (a module older than relay_max_pairs) keeps the value in force, said
+ * once.
+ */
+static void
+limits_check(void)
+{
+	static int	 last_err[NLIMITS];
+	const char	*name;
+	long		 v;
+	int		 i, err;
+
+	if (conf.standalone)
+		return;
+	for (i = 0; i < NLIMITS; i++) {
+		name = kr_knobs[limits[i].knob].name;
+		if ((err = kr_read_long(limits[i].knob, &v)) < 0) {
+			if (err != last_err[i]) {
+				errno = -err;
+				log_warn("%s/%s (keeping %d)", kr_proc_dir(),
+				    name, *limits[i].val);
+			}
+			last_err[i] = err;
+			continue;
+		}
+		last_err[i] = 0;
+		if (v == *limits[i].val)
+			continue;
+		if (limits[i].val == &conf.max_children && pool_limit(v) == -1)
+			continue;
+		log_info("%s %d -> %ld", name, *limits[i].val, v);
+		*limits[i].val = v;
+	}
 }
 
 static int
@@ -568,6 +641,7 @@ loop(const sigset_t *waitmask)
 			gport_check();
 			listener_register();
 			cc_check();
+			limits_check();
 			pool_trim();
 			next_tick = now + 1;
 		}
@@ -613,6 +687,7 @@ main(int argc, char *argv[])
 	pidfile_write();
 	start_listening();
 	priv_drop(conf.user, !conf.standalone, lport < 1024);
+	limits_check();
 	pool_init();
 	if (conf.standalone)
 		log_info("listening on port %d, relaying to %s", lport,

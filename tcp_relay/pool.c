@@ -41,6 +41,7 @@ struct child {
 };
 
 static struct child	*children;
+static int		 slots;		/* of children[]: the most -m has been */
 static int		 nchildren;	/* slots in use, reaped or not */
 static int		 idle_chan[2] = { -1, -1 };	/* children -> parent */
 
@@ -53,11 +54,40 @@ monotime(void)
 	return ts.tv_sec ? ts.tv_sec : 1;
 }
 
+static uint32_t		*keys;		/* heaviest_client's, slots of them */
+
+/*
+ * Make room for max children. A smaller limit leaves the slots: busy
+ * children finish their pairs and pool_trim retires idle ones above it.
+ * -1 when there is no memory for more.
+ */
+int
+pool_limit(int max)
+{
+	struct child	*c;
+	int		 i;
+
+	if (max <= slots)
+		return 0;
+	if ((c = reallocarray(children, max, sizeof(*c))) == NULL) {
+		log_warn("room for %d children", max);
+		return -1;
+	}
+	memset(c + slots, 0, (max - slots) * sizeof(*c));
+	for (i = slots; i < max; i++)
+		c[i].ctl = -1;
+	children = c;
+	slots = max;
+	free(keys);
+	keys = NULL;
+	return 0;
+}
+
 void
 pool_init(void)
 {
-	if ((children = calloc(conf.max_children, sizeof(*children))) == NULL)
-		fatal("calloc");
+	if (pool_limit(conf.max_children) == -1)
+		fatalx("no memory for the pool");
 	if (pipe2(idle_chan, O_NONBLOCK | O_CLOEXEC) == -1)
 		fatal("pipe");
 	pool_top_up();
@@ -74,7 +104,7 @@ idle_child(void)
 {
 	int	 i;
 
-	for (i = 0; i < conf.max_children; i++)
+	for (i = 0; i < slots; i++)
 		if (idle(&children[i]))
 			return &children[i];
 	return NULL;
@@ -85,7 +115,7 @@ idle_count(void)
 {
 	int	 i, n = 0;
 
-	for (i = 0; i < conf.max_children; i++)
+	for (i = 0; i < slots; i++)
 		n += idle(&children[i]);
 	return n;
 }
@@ -256,13 +286,13 @@ spawn(void)
 	int		 sv[2], i;
 	pid_t		 pid;
 
-	for (i = 0; i < conf.max_children; i++) {
+	for (i = 0; i < slots; i++) {
 		if (children[i].pid == 0) {
 			c = &children[i];
 			break;
 		}
 	}
-	if (c == NULL)
+	if (c == NULL || nchildren >= conf.max_children)
 		return NULL;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
@@ -312,7 +342,7 @@ pool_sync(void)
 		if (now == 0)
 			now = monotime();
 		for (j = 0; j < n / (ssize_t)sizeof(pids[0]); j++) {
-			for (i = 0; i < conf.max_children; i++) {
+			for (i = 0; i < slots; i++) {
 				if (children[i].pid == pids[j] &&
 				    children[i].ctl != -1) {
 					children[i].busy = 0;
@@ -349,7 +379,7 @@ client_pairs(struct in_addr addr)
 	uint32_t	 key = client_key(addr);
 	int		 i, n = 0;
 
-	for (i = 0; i < conf.max_children; i++)
+	for (i = 0; i < slots; i++)
 		if (children[i].pid != 0 && children[i].busy &&
 		    client_key(children[i].client) == key)
 			n++;
@@ -371,13 +401,11 @@ key_cmp(const void *a, const void *b)
 static int
 heaviest_client(uint32_t *key)
 {
-	static uint32_t	*keys;
 	int		 i, n = 0, run, best = 0;
 
-	if (keys == NULL &&
-	    (keys = calloc(conf.max_children, sizeof(*keys))) == NULL)
+	if (keys == NULL && (keys = calloc(slots, sizeof(*keys))) == NULL)
 		return 0;
-	for (i = 0; i < conf.max_children; i++)
+	for (i = 0; i < slots; i++)
 		if (children[i].pid != 0 && children[i].busy &&
 		    children[i].ctl != -1)
 			keys[n++] = client_key(children[i].client);
@@ -412,7 +440,7 @@ evict_for(const struct sockaddr_in *peer)
 	most = heaviest_client(&key);
 	if (most < client_pairs(peer->sin_addr) + 2)
 		return NULL;
-	for (i = 0; i < conf.max_children; i++) {
+	for (i = 0; i < slots; i++) {
 		c = &children[i];
 		if (c->pid != 0 && c->busy && c->ctl != -1 &&
 		    client_key(c->client) == key &&
@@ -465,6 +493,8 @@ pool_dispatch(int fd, const struct sockaddr_in *peer)
 	memset(&m, 0, sizeof(m));
 	m.peer = *peer;
 	strcpy(m.server_cc, server_cc());
+	m.idle_s = conf.idle_s;
+	m.connect_s = conf.connect_s;
 
 	/* Busy as far as the parent knows: look again before refusing. */
 	if ((n = client_pairs(peer->sin_addr)) >= conf.per_client) {
@@ -542,11 +572,24 @@ void
 pool_trim(void)
 {
 	time_t	 now = monotime();
-	int	 i;
+	int	 i, excess;
 
+	/*
+	 * Above a lowered limit, idle children go at once (those already
+	 * leaving count until reaped); busy ones finish their pairs first.
+	 */
+	excess = nchildren - conf.max_children;
+	for (i = 0; i < slots; i++)
+		excess -= children[i].pid != 0 && children[i].ctl == -1;
+	for (i = slots - 1; i >= 0 && excess > 0; i--) {
+		if (idle(&children[i])) {
+			child_retire(&children[i]);
+			excess--;
+		}
+	}
 	if (idle_count() <= conf.spares)
 		return;
-	for (i = conf.max_children - 1; i >= 0; i--) {
+	for (i = slots - 1; i >= 0; i--) {
 		if (idle(&children[i]) &&
 		    now - children[i].idle_since >= TRIM_IDLE_S) {
 			child_retire(&children[i]);
@@ -562,10 +605,10 @@ pool_reap(void)
 	int	 status, i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 0; i < conf.max_children; i++)
+		for (i = 0; i < slots; i++)
 			if (children[i].pid == pid)
 				break;
-		if (i == conf.max_children)
+		if (i == slots)
 			continue;
 		if (WIFSIGNALED(status))
 			log_warnx("child %d: killed by signal %d", (int)pid,
@@ -594,7 +637,7 @@ pool_shutdown(const sigset_t *waitmask)
 	int		 i;
 
 	sig_term = 0;
-	for (i = 0; i < conf.max_children; i++)
+	for (i = 0; i < slots; i++)
 		child_retire(&children[i]);
 	for (;;) {
 		sig_chld = 0;
@@ -605,12 +648,12 @@ pool_shutdown(const sigset_t *waitmask)
 		    sig_term)) {
 			log_info("%d children still busy, terminating them",
 			    nchildren);
-			for (i = 0; i < conf.max_children; i++)
+			for (i = 0; i < slots; i++)
 				if (children[i].pid != 0)
 					kill(children[i].pid, SIGTERM);
 			termed = monotime();
 		} else if (termed && monotime() - termed >= 3) {
-			for (i = 0; i < conf.max_children; i++)
+			for (i = 0; i < slots; i++)
 				if (children[i].pid != 0)
 					kill(children[i].pid, SIGKILL);
 		}
@@ -619,6 +662,9 @@ pool_shutdown(const sigset_t *waitmask)
 	}
 	free(children);
 	children = NULL;
+	free(keys);
+	keys = NULL;
+	slots = 0;
 	close(idle_chan[0]);
 	close(idle_chan[1]);
 	idle_chan[0] = idle_chan[1] = -1;

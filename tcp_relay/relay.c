@@ -73,7 +73,7 @@ nodelay(int fd)
  */
 static int
 server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay,
-    const struct sockaddr_in *server, const char *cc)
+    const struct sockaddr_in *server, const struct pair_msg *m)
 {
 	struct sockaddr_in	 any;
 	struct pollfd		 pfd;
@@ -114,9 +114,9 @@ server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay
 		return -1;
 	}
 	/* The child keeps CAP_NET_ADMIN: any loaded algorithm, as the knob. */
-	if (*cc != '\0' && set_cc(s, cc) == -1) {
+	if (*m->server_cc != '\0' && set_cc(s, m->server_cc) == -1) {
 		if (log_ratelimit(RL_CC))
-			log_warn("server_cc %s", cc);
+			log_warn("server_cc %s", m->server_cc);
 	}
 
 	if (connect(s, (const struct sockaddr *)server, sizeof(*server)) == 0)
@@ -126,7 +126,7 @@ server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay
 		close(s);
 		return -1;
 	}
-	deadline = now_ms() + (int64_t)conf.connect_s * 1000;
+	deadline = now_ms() + (int64_t)m->connect_s * 1000;
 	pfd.fd = s;
 	pfd.events = POLLOUT;
 	for (;;) {
@@ -279,7 +279,7 @@ peer_reset(int err)
  * error *rst_mask says which sockets (bit = pollfd index) to reset.
  */
 static enum close_how
-splice_loop(struct pollfd *pfd, struct half *h, int *rst_mask)
+splice_loop(struct pollfd *pfd, struct half *h, int idle_s, int *rst_mask)
 {
 	int64_t		 last = now_ms(), left;
 	int		 quiet_hup[2] = { 0, 0 }, started = 0;
@@ -317,7 +317,7 @@ splice_loop(struct pollfd *pfd, struct half *h, int *rst_mask)
 		if (!started)
 			started = h[0].inpipe || h[1].inpipe || h[0].bytes ||
 			    h[1].bytes || h[0].eof || h[1].eof;
-		left = last + (int64_t)(started ? conf.idle_s : conf.first_s) *
+		left = last + (int64_t)(started ? idle_s : conf.first_s) *
 		    1000 - now_ms();
 		if (left <= 0)
 			return CLOSE_TIMEOUT;
@@ -512,8 +512,7 @@ relay_pair(int cfd, const struct pair_msg *m, void (*done)(void))
 	log_debug("%s: relaying to %s", log_sockaddr(client),
 	    log_sockaddr(&server));
 
-	if ((pfd[1].fd = server_connect(client, &relay, &server,
-	    m->server_cc)) == -1)
+	if ((pfd[1].fd = server_connect(client, &relay, &server, m)) == -1)
 		goto out;
 	if (pipes_get(h) == -1) {
 		pipes_put(NULL);
@@ -526,7 +525,7 @@ relay_pair(int cfd, const struct pair_msg *m, void (*done)(void))
 	h[1].to = 0;
 
 	rst_mask = 0;
-	how = splice_loop(pfd, h, &rst_mask);
+	how = splice_loop(pfd, h, m->idle_s, &rst_mask);
 	if (how == CLOSE_RST || how == CLOSE_ERROR)
 		log_debug("%s: %s", log_sockaddr(client), close_names[how]);
 	pipes_put(h);

@@ -14,7 +14,7 @@ struct config {
 	int			standalone;
 	int			gport;		/* -p, or 0: follow the proc file */
 	int			spares;
-	int			max_children;
+	int			max_children;	/* the limits: see limits[] */
 	int			per_client;
 	int			idle_s;
 	int			connect_s;
@@ -33,6 +33,8 @@ extern struct config conf;
 struct pair_msg {
 	struct sockaddr_in	peer;
 	char			server_cc[CC_NAME_MAX];	/* "": the default */
+	int			idle_s;		/* the limits in force */
+	int			connect_s;
 };
 extern volatile sig_atomic_t sig_chld, sig_hup, sig_term;
 
@@ -72,6 +74,7 @@ void		 listeners_close(void);
 const char	*server_cc(void);
 
 /* pool.c */
+int		 pool_limit(int);
 void		 pool_init(void);
 void		 pool_sync(void);
 int		 pool_can_accept(void);

@@ -350,7 +350,7 @@ testKrelayctlListGetJsonOnFakeFiles() {
 	assertEquals "nothing written along the bad values" "30 0 " "$(knobs udp_timeout max_per_client)"
 	# A module without the knob: get leaves it out, set says so.
 	rm "$KRELAY_PROC_DIR/max_per_client"
-	assertEquals "get without the knob" "" "$("$KC" get | grep max_per_client)"
+	assertEquals "get without the knob" "" "$("$KC" get | grep "^max_per_client")"
 	"$KC" set max_per_client=5 2>"$T/err"
 	assertEquals "set without the knob: exit status" 1 $?
 	assertEquals "set without the knob: message" \

@@ -27,7 +27,8 @@ import time
 PROC = "/proc/krelay"
 KNOBS = ["gport", "real_ip", "tcp_ports", "udp_ports", "max_entries",
          "udp_timeout", "udp_stream_timeout", "tcp_timeout_established",
-         "tcp_timeout_close", "max_per_client"]
+         "tcp_timeout_close", "max_per_client", "relay_max_pairs",
+         "relay_max_per_client", "relay_idle_timeout", "relay_connect_timeout"]
 GOOD = {
     "gport": ["16000", "16001", "16002"],
     "real_ip": ["192.168.0.10"],
@@ -39,6 +40,10 @@ GOOD = {
     "tcp_timeout_established": ["432000", "431999"],
     "tcp_timeout_close": ["10", "9"],
     "max_per_client": ["0", "100"],
+    "relay_max_pairs": ["256", "255"],
+    "relay_max_per_client": ["64", "63"],
+    "relay_idle_timeout": ["300", "299"],
+    "relay_connect_timeout": ["10", "9"],
 }
 SO_BASE = 2048
 libc = ctypes.CDLL(None, use_errno=True)

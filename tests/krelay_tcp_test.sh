@@ -69,6 +69,8 @@ setUp() {
 	echo 1 > $TH_START
 	echo flush > $TH_PROC/nat
 	th_set tcp_timeout_close 10
+	th_set relay_max_per_client 64
+	th_set relay_idle_timeout 300
 	HOLD_PIDS=()
 }
 
@@ -323,6 +325,45 @@ testRegisteredListenerIsNotRegisteredAgain() {
 	wait "$st"
 	assertTrue "a LISTENER socket option that succeeded after the reload: $(cat "$T/strace.log")" \
 		"grep -q '^setsockopt(.* = 0$' '$T/strace.log'"
+}
+
+# paired N: N established relayed flows with both legs up.
+paired() { [ "$(nat_tcp | awk '$2 == "ESTABLISHED" && $7 != "-"' | wc -l)" -eq "$1" ]; }
+
+# The relay's limits are krelay's knobs, which tcp_relay follows within a
+# second, each pair keeping those it started with.
+testRelayLimitsAreTheKnobs() {
+	local out
+	th_set relay_max_per_client 2 || fail "relay_max_per_client 2 refused"
+	th_wait_until 10 grep -q 'relay_max_per_client 64 -> 2' "$T/tcp_relay.log" ||
+		fail "tcp_relay did not follow relay_max_per_client"
+	# Two pairs with a request begun (a byte sent): held, not first-byte
+	# pairs.
+	cli bash -c "exec 3<>/dev/tcp/$RELAY/80; printf G >&3; sleep 67" &
+	HOLD_PIDS+=($!)
+	cli bash -c "exec 3<>/dev/tcp/$RELAY/80; printf G >&3; sleep 67" &
+	HOLD_PIDS+=($!)
+	th_wait_until $((10 * TH_SCALE)) paired 2 || fail "the held pairs: $(nat_tcp)"
+	assertFalse "a third pair of the client is refused" \
+		"cli curl -sS --max-time 10 -o /dev/null http://$RELAY/"
+	th_set relay_max_per_client 64
+	th_wait_until 10 grep -q 'relay_max_per_client 2 -> 64' "$T/tcp_relay.log" ||
+		fail "tcp_relay did not follow relay_max_per_client back"
+	assertEquals "relayed again with the knob raised" "$(cat "$T/www/index.html")" \
+		"$(cli curl -sS --max-time 10 http://$RELAY/)"
+
+	th_set relay_idle_timeout 2 || fail "relay_idle_timeout 2 refused"
+	th_wait_until 10 grep -q 'relay_idle_timeout 300 -> 2' "$T/tcp_relay.log" ||
+		fail "tcp_relay did not follow relay_idle_timeout"
+	# cat ends when the relay closes the pair (0 on FIN, 1 on RST); 124
+	# would be the 300 s the pair had before.
+	out=$(cli bash -c "exec 3<>/dev/tcp/$RELAY/80; printf G >&3; timeout 30 cat <&3; echo rc=\$?")
+	assertTrue "a new pair idle for relay_idle_timeout is closed: $out" \
+		"[ '$out' = rc=0 ] || [ '$out' = rc=1 ]"
+	assertTrue "the pairs from before keep their timeout: $(nat_tcp)" "paired 2"
+	th_set relay_idle_timeout 300
+	pkill -f 'printf G >&3; sleep 67'
+	wait_held
 }
 
 testRmmodWithOpenConnectionsLeavesKernelHealthy() {

@@ -21,8 +21,8 @@ TCP_RELAY=$TH_TOP/tcp_relay/tcp_relay
 WA=$TH_TOP/webadmin/webadmin
 DNSQ=$TH_TOP/tests/dnsq.py
 LORIS=$TH_TOP/tests/slowloris.py
-IDLE=8		# tcp_relay -T
-PER_CLIENT=20	# tcp_relay -c
+IDLE=8		# relay_idle_timeout
+PER_CLIENT=20	# relay_max_per_client
 T=
 
 case ${STRESS_SCALE:-check} in
@@ -86,11 +86,19 @@ none_alive() {
 	return 0
 }
 
+# relay_limits: the suite's limits in krelay's relay knobs (a reload
+# brings back the defaults).
+relay_limits() {
+	th_set relay_max_pairs 256 && th_set relay_max_per_client "$PER_CLIENT" &&
+		th_set relay_idle_timeout "$IDLE"
+}
+
 # start_relay [ARGS...]: tcp_relay as nobody with the suite's limits.
 start_relay() {
 	rm -f "$T/tcp_relay.pid"
-	"$@" "$TCP_RELAY" -f -u nobody -n 4 -m 256 -c "$PER_CLIENT" -T "$IDLE" \
-		-P "$T/tcp_relay.pid" 2>>"$T/tcp_relay.log" &
+	relay_limits || fail "the relay knobs refused the suite's limits"
+	"$@" "$TCP_RELAY" -f -u nobody -n 4 -P "$T/tcp_relay.pid" \
+		2>>"$T/tcp_relay.log" &
 	th_wait_until 20 test -s "$T/tcp_relay.pid" || fail "tcp_relay did not start"
 	th_wait_until 20 relay_listens || fail "tcp_relay does not listen"
 }
@@ -182,6 +190,7 @@ setUp() {
 	echo 1 > $TH_START
 	th_set tcp_ports 53,80,81
 	th_set tcp_timeout_close 1
+	relay_limits
 	alive "$(relay_pid)" || start_relay
 }
 
@@ -260,6 +269,7 @@ testLoadRecoversAfterModuleReloads() {
 		th_krelay_load start=1 || fail "insmod failed at cycle $i"
 		th_set tcp_ports 53,80,81
 		th_set tcp_timeout_close 1
+		relay_limits
 		traffic_recovers || fail "no traffic after reload $i"
 	done
 	th_wait_until 60 load_ends_ok
@@ -462,8 +472,9 @@ testWebadminRestartsKilledTcpRelay() {
 	# curl's rate limit reads in bursts and then pauses for seconds with
 	# a full window: a long idle timeout keeps that pause from ending the
 	# pair, so what is tested is the parent's death.
+	th_set relay_idle_timeout 60
 	"$WA" -f -l 127.0.0.1:8080 -s "$T/secret" -w "$TH_TOP/www" -r "$TCP_RELAY" \
-		-P "$T/tcp_relay.pid" -- -u nobody -n 4 -c "$PER_CLIENT" -T 60 \
+		-P "$T/tcp_relay.pid" -- -u nobody -n 4 \
 		>>"$T/webadmin.log" 2>&1 &
 	WA_PID=$!
 	th_wait_until 20 new_relay_up 0 ||

@@ -512,6 +512,38 @@ testPrivilegesDroppedForGood() {
 	assertTrue "-u root refused: $err" "echo '$err' | grep -q 'refusing to relay as root'"
 }
 
+# With krelay, the pool follows relay_max_pairs while running: a lower
+# limit retires idle children down to it at once, a higher one lets the
+# spares come back. (The proc files of a module, as plain files: the
+# limits are read, the pairs would need the module.)
+testPoolFollowsRelayMaxPairs() {
+	local dir=$SHUNIT_TMPDIR/proc3 k
+	mkdir -p "$dir"
+	for k in relay_max_per_client=64 relay_idle_timeout=300 \
+		relay_connect_timeout=10 relay_max_pairs=256; do
+		echo "${k#*=}" >"$dir/${k%%=*}"
+	done
+	set_gport "$dir" 22150
+	KRELAY_PROC_DIR=$dir start_relay 22150 -n 4
+	th_wait_until 5 children_are 4
+	assertTrue "4 spares under relay_max_pairs 256: $(children)" $?
+	echo 2 >"$dir/relay_max_pairs"
+	th_wait_until 5 children_are 2
+	assertTrue "2 children under relay_max_pairs 2: $(children)" $?
+	assertTrue "the change is logged: $(cat "$RELAY_LOG")" \
+		"grep -q 'relay_max_pairs 256 -> 2' '$RELAY_LOG'"
+	sleep 2
+	assertEquals "and no spare forked above it" 2 "$(children)"
+	echo 300 >"$dir/relay_max_pairs"
+	th_wait_until 5 children_are 4
+	assertTrue "the spares back under relay_max_pairs 300: $(children)" $?
+	echo 0 >"$dir/relay_max_pairs"
+	sleep 2
+	assertTrue "a bad value is logged and the limit kept: $(cat "$RELAY_LOG")" \
+		"grep -q 'relay_max_pairs (keeping 300)' '$RELAY_LOG'"
+	assertEquals "the pool as it was" 4 "$(children)"
+}
+
 testBadOptionsRejectedWithExitTwo() {
 	local args rc err
 	while read -r args; do
@@ -524,7 +556,7 @@ testBadOptionsRejectedWithExitTwo() {
 	done <<-EOF
 		-n abc
 		-m 0
-		-n 5 -m 4
+		-n 5 -m 4 -t 127.0.0.1:1
 		-p 70000
 		-p 80x
 		-c -1
@@ -538,6 +570,16 @@ testBadOptionsRejectedWithExitTwo() {
 		-z
 		-p 22000 extra
 	EOF
+	# With krelay the limits are its knobs: the options are for -t only.
+	for args in "-m 8 relay_max_pairs" "-c 2 relay_max_per_client" \
+		"-T 60 relay_idle_timeout" "-C 5 relay_connect_timeout"; do
+		# shellcheck disable=SC2086
+		err=$(timeout 5 "$RELAY" ${args% *} 2>&1 >/dev/null)
+		rc=$?
+		assertEquals "'tcp_relay ${args% *}' without -t: exit status ($err)" 2 "$rc"
+		assertTrue "'tcp_relay ${args% *}' without -t names the knob: $err" \
+			"echo '$err' | grep -q 'with krelay the knob ${args##* } sets it'"
+	done
 	err=$(timeout 5 "$RELAY" -h 2>&1)
 	rc=$?
 	assertEquals "'tcp_relay -h': expected exit 0, got $rc" 0 "$rc"

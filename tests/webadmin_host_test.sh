@@ -959,13 +959,19 @@ privmsg() {
 	"$TH_TOP/tests/fuzz/privmsg" "$@" >"$T/privmsg.out" 2>&1
 }
 
+# KR_NCONF: the knobs of libkrelay.h's enum before KR_START.
+NCONF=$(awk '/^\tKR_GPORT,/ { on = 1 } /^\tKR_START,/ { on = 0 } on && /^\tKR_/ { n++ } END { print n }' \
+	"$TH_TOP/libkrelay/libkrelay.h")
+
 # msg NAME TYPE PAYLOAD-PYTHON: write a request to $T/NAME; cfg() builds a
-# PS_CONFIG payload (the mask, then KR_NCONF = 13 values of 128 bytes).
+# PS_CONFIG payload (the mask, then KR_NCONF values of 128 bytes); N is
+# KR_NCONF.
 msg() {
 	python3 -c 'import struct,sys
-p = eval(sys.argv[3], {"struct": struct, "cfg": lambda d: struct.pack("=I", sum(1 << k for k in d)) + b"".join(d.get(k, b"").ljust(128, b"\0") for k in range(13))})
+n = int(sys.argv[4])
+p = eval(sys.argv[3], {"struct": struct, "N": n, "cfg": lambda d: struct.pack("=I", sum(1 << k for k in d)) + b"".join(d.get(k, b"").ljust(128, b"\0") for k in range(n))})
 sys.stdout.buffer.write(struct.pack("=II", int(sys.argv[2]), len(p)) + p)' \
-		"$1" "$2" "$3" >"$T/$1"
+		"$1" "$2" "$3" "$NCONF" >"$T/$1"
 }
 
 testPrivilegedSideRefusesMalformedRequests() {
@@ -978,7 +984,7 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg type99 99 'b""'
 	msg loaded_len 1 'b"xxxx"'
 	msg config_mask0 7 'cfg({})'
-	msg config_mask_bit13 7 'cfg({0: b"17000"})[:0] + struct.pack("=I", 1 | 1 << 13) + cfg({0: b"17000"})[4:]'
+	msg config_mask_bitN 7 'cfg({0: b"17000"})[:0] + struct.pack("=I", 1 | 1 << N) + cfg({0: b"17000"})[4:]'
 	msg config_noncanonical 7 'cfg({0: b"017000"})'
 	msg config_range 7 'cfg({0: b"70000"})'
 	msg config_loopback 7 'cfg({1: b"127.0.0.1"})'
@@ -997,6 +1003,10 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg config_per_client_empty 7 'cfg({10: b""})'
 	msg config_cc_blank 7 'cfg({11: b"re no"})'
 	msg config_cc_long 7 'cfg({12: b"a" * 16})'
+	msg config_relay_pairs_zero 7 'cfg({13: b"0"})'
+	msg config_relay_per_client_big 7 'cfg({14: b"65537"})'
+	msg config_relay_idle_empty 7 'cfg({15: b""})'
+	msg config_relay_connect_big 7 'cfg({16: b"3601"})'
 	msg start2 8 'struct.pack("=I", 2)'
 	msg nat_proto1 9 'struct.pack("=III", 1, 0x0100000a, 80)'
 	msg nat_flush_with_ip 9 'struct.pack("=III", 0, 0x0100000a, 0)'
@@ -1005,14 +1015,16 @@ testPrivilegedSideRefusesMalformedRequests() {
 	printf '\011\0\0\0\014\0\0\0\0\0' >"$T/truncated"
 	echo eth9 >"$FAKE/proc/interfaces"
 	before=$(knobs_now gport real_ip interfaces max_per_client; cat "$FAKE/proc/nat" "$FAKE/module/parameters/start")
-	for name in type0 type99 loaded_len config_mask0 config_mask_bit13 \
+	for name in type0 type99 loaded_len config_mask0 config_mask_bitN \
 		config_noncanonical config_range config_loopback config_newline \
 		config_unterminated config_junk_after_nul config_unset_not_zero \
 		config_short config_empty_gport config_empty_real_ip \
 		config_interfaces_blanks config_interfaces_slash \
 		config_interfaces_twice config_per_client_big \
 		config_per_client_negative config_per_client_empty \
-		config_cc_blank config_cc_long start2 \
+		config_cc_blank config_cc_long config_relay_pairs_zero \
+		config_relay_per_client_big config_relay_idle_empty \
+		config_relay_connect_big start2 \
 		nat_proto1 nat_flush_with_ip nat_port0 \
 		nat_port_big truncated; do
 		privmsg "$T/$name"
@@ -1066,8 +1078,8 @@ testStallingHttpProcessEndsThePrivilegedOne() {
 	secs=$(($(date +%s) - t0))
 	assertEquals "a trickled request ends it (exit 1): $(cat "$T/privmsg.out")" 1 "$rc"
 	assertTrue "the stall is logged: $(cat "$T/privmsg.out")" \
-		"grep -q 'the HTTP process stalled in a request (type 7, 1668 bytes)' '$T/privmsg.out'"
-	assertTrue "within the deadline, not after the 33 s the bytes take ($secs s)" "[ $secs -lt 20 ]"
+		"grep -q 'the HTTP process stalled in a request (type 7, $((4 + NCONF * 128)) bytes)' '$T/privmsg.out'"
+	assertTrue "within the deadline, not after the $(((4 + NCONF * 128) / 50)) s the bytes take ($secs s)" "[ $secs -lt 20 ]"
 	assertEquals "nothing written" 16000 "$(knob gport)"
 	PRIVMSG_TIMEOUT_MS=1000 privmsg "$T/config_ok"
 	rc=$?

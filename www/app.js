@@ -4,11 +4,14 @@
 (function () {
   const KNOBS = ['gport', 'real_ip', 'tcp_ports', 'udp_ports', 'max_entries',
     'max_per_client', 'udp_timeout', 'udp_stream_timeout', 'tcp_timeout_established',
-    'tcp_timeout_close', 'interfaces', 'client_cc', 'server_cc'];
+    'tcp_timeout_close', 'interfaces', 'client_cc', 'server_cc', 'relay_max_pairs',
+    'relay_max_per_client', 'relay_idle_timeout', 'relay_connect_timeout'];
   const RANGES = {
     gport: [1, 65535], max_entries: [1, 4194304], max_per_client: [0, 4194304],
     udp_timeout: [1, 86400], udp_stream_timeout: [1, 86400],
     tcp_timeout_established: [1, 864000], tcp_timeout_close: [1, 864000],
+    relay_max_pairs: [1, 65536], relay_max_per_client: [1, 65536],
+    relay_idle_timeout: [1, 864000], relay_connect_timeout: [1, 3600],
   };
   const HISTORY = 300;          // samples, one a second: five minutes
   const AUTH_KEY = 'krelay-auth';
