@@ -59,6 +59,10 @@ testDefaults() {
 	assertEquals "interfaces: every interface" "" "$(th_knob interfaces)"
 	assertEquals "client_cc: the system's default" "" "$(th_knob client_cc)"
 	assertEquals "server_cc: the system's default" "" "$(th_knob server_cc)"
+	assertEquals relay_max_pairs 256 "$(th_knob relay_max_pairs)"
+	assertEquals relay_max_per_client 64 "$(th_knob relay_max_per_client)"
+	assertEquals relay_idle_timeout 300 "$(th_knob relay_idle_timeout)"
+	assertEquals relay_connect_timeout 10 "$(th_knob relay_connect_timeout)"
 	assertEquals start 0 "$(cat $TH_START)"
 	assertFalse "hooks registered while stopped" hooks_registered
 }
