@@ -56,6 +56,12 @@ const struct krelay_knob krelay_knobs[] = {
 	  &krelay_cfg.relay_idle_timeout },
 	{ "relay_connect_timeout", KRELAY_KNOB_U32, 1, 3600,
 	  &krelay_cfg.relay_connect_timeout },
+	{ "tcp_mode", KRELAY_KNOB_TCP_MODE, 0, 0, &krelay_cfg.tcp_mode },
+};
+
+static const char *const tcp_mode_names[] = {
+	[KRELAY_TCP_USER]	= "user",
+	[KRELAY_TCP_KERNEL]	= "kernel",
 };
 
 const unsigned int krelay_nr_knobs = ARRAY_SIZE(krelay_knobs);
@@ -279,6 +285,9 @@ int krelay_knob_show(const struct krelay_knob *k, char *buf, size_t size)
 		rcu_read_unlock();
 		n += scnprintf(buf + n, size - n, "\n");
 		return n;
+	case KRELAY_KNOB_TCP_MODE:
+		return scnprintf(buf, size, "%s\n",
+				 tcp_mode_names[READ_ONCE(*(u32 *)k->val)]);
 	case KRELAY_KNOB_CC:
 		mutex_lock(&krelay_config_mutex);
 		n = scnprintf(buf, size, "%s\n", (const char *)k->val);
@@ -419,6 +428,25 @@ int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
 	case KRELAY_KNOB_CC:
 		strscpy(k->val, cc, TCP_CA_NAME_MAX);
 		err = 0;
+		break;
+	case KRELAY_KNOB_TCP_MODE:
+		/*
+		 * The kernel's listener opens before steering turns to it
+		 * and closes after steering left it; pairs go on either way.
+		 */
+		err = -EINVAL;
+		for (v = 0; v < ARRAY_SIZE(tcp_mode_names); v++)
+			if (len == strlen(tcp_mode_names[v]) &&
+			    !memcmp(buf, tcp_mode_names[v], len))
+				break;
+		if (v == ARRAY_SIZE(tcp_mode_names))
+			break;
+		err = v == KRELAY_TCP_KERNEL ? krelay_kmode_listen(true) : 0;
+		if (err)
+			break;
+		WRITE_ONCE(*(u32 *)k->val, v);
+		if (v == KRELAY_TCP_USER)
+			krelay_kmode_listen(false);
 		break;
 	case KRELAY_KNOB_IFNAMES:
 		news = kzalloc(sizeof(*news), GFP_KERNEL);

@@ -63,7 +63,11 @@ struct krelay_config {
 	u32			relay_max_per_client;
 	u32			relay_idle_timeout;
 	u32			relay_connect_timeout;
+	u32			tcp_mode;	/* enum krelay_tcp_mode */
 };
+
+/* Who relays TCP: tcp_relay on its registered listener, or krelay itself. */
+enum krelay_tcp_mode { KRELAY_TCP_USER, KRELAY_TCP_KERNEL };
 
 /*
  * Values are read on the packet path with READ_ONCE (or rcu_dereference for
@@ -86,6 +90,7 @@ enum krelay_knob_type {
 	KRELAY_KNOB_SECS,	/* a NAT timeout: a u32 of seconds */
 	KRELAY_KNOB_CC,		/* a congestion control's name, or "" */
 	KRELAY_KNOB_IFNAMES,
+	KRELAY_KNOB_TCP_MODE,	/* "user" or "kernel" */
 };
 
 struct krelay_knob {
@@ -128,6 +133,9 @@ enum krelay_stat {
 	KRELAY_STAT_IMPOSTOR,
 	KRELAY_STAT_NO_LISTENER,
 	KRELAY_STAT_GC_CHECKED,
+	KRELAY_STAT_KPAIRS,		/* kernel relay: pairs started */
+	KRELAY_STAT_KPAIR_REFUSED,	/* kernel relay: connections refused */
+	KRELAY_STAT_KPAIR_BYTES,	/* kernel relay: bytes, both ways */
 	KRELAY_STAT_MAX
 };
 
@@ -162,11 +170,26 @@ void krelay_hooks_unregister(void);
 int krelay_sockopt_init(void);
 void krelay_sockopt_exit(void);
 
-/* listener.c */
+/* sockopt.c, for the kernel relay too */
+struct krelay_origdst;
+struct krelay_client;
 struct sock;
+int krelay_origdst_of(struct sock *sk, struct krelay_origdst *od);
+int krelay_link_server(struct sock *sk, const struct krelay_client *cl);
+
+/* listener.c */
 int krelay_listener_set(struct sock *sk);
 struct sock *krelay_listener_hold(__be16 *port);
 u16 krelay_listener_port(void);
 void krelay_listener_exit(void);
+
+/* kmode.c: the kernel relay */
+int krelay_kmode_init(void);
+void krelay_kmode_exit(void);
+int krelay_kmode_listen(bool on);
+struct sock *krelay_kmode_listener_hold(__be16 *port);
+void krelay_kmode_stop(void);
+void krelay_kmode_resume(void);
+unsigned int krelay_kmode_pairs(void);
 
 #endif /* _KRELAY_H */

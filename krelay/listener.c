@@ -68,13 +68,17 @@ int krelay_listener_set(struct sock *sk)
 /*
  * The registered listener, if it still listens, with a reference the
  * caller passes on to an skb or puts; *port is its local port. NULL if
- * there is none. Called under rcu_read_lock().
+ * there is none. In tcp_mode kernel, the kernel relay's listener instead.
+ * Called under rcu_read_lock().
  */
 struct sock *krelay_listener_hold(__be16 *port)
 {
-	struct krelay_listener *l = rcu_dereference(listener);
+	struct krelay_listener *l;
 	struct sock *sk;
 
+	if (READ_ONCE(krelay_cfg.tcp_mode) == KRELAY_TCP_KERNEL)
+		return krelay_kmode_listener_hold(port);
+	l = rcu_dereference(listener);
 	if (!l)
 		return NULL;
 	sk = l->sk;

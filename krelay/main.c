@@ -34,6 +34,9 @@ const char *const krelay_stat_names[KRELAY_STAT_MAX] = {
 	[KRELAY_STAT_IMPOSTOR]		= "impostor",
 	[KRELAY_STAT_NO_LISTENER]	= "no_listener",
 	[KRELAY_STAT_GC_CHECKED]	= "gc_checked",
+	[KRELAY_STAT_KPAIRS]		= "kernel_pairs_total",
+	[KRELAY_STAT_KPAIR_REFUSED]	= "kernel_refused",
+	[KRELAY_STAT_KPAIR_BYTES]	= "kernel_bytes",
 };
 
 u64 krelay_stat_sum(enum krelay_stat s)
@@ -73,7 +76,10 @@ static int do_start(bool on)
 		err = krelay_hooks_register();
 		if (err)
 			return err;
+		krelay_kmode_resume();
 	} else {
+		/* The pairs' RSTs still translated: before the hooks go. */
+		krelay_kmode_stop();
 		krelay_hooks_unregister();
 		krelay_table_flush();
 	}
@@ -132,9 +138,12 @@ static int __init krelay_init(void)
 	err = krelay_table_init();
 	if (err)
 		goto err_config;
-	err = krelay_sockopt_init();
+	err = krelay_kmode_init();
 	if (err)
 		goto err_table;
+	err = krelay_sockopt_init();
+	if (err)
+		goto err_kmode;
 	err = krelay_proc_init();
 	if (err)
 		goto err_sockopt;
@@ -154,6 +163,8 @@ err_proc:
 err_sockopt:
 	krelay_sockopt_exit();
 	krelay_listener_exit();
+err_kmode:
+	krelay_kmode_exit();
 err_table:
 	krelay_table_exit();
 err_config:
@@ -169,6 +180,7 @@ static void __exit krelay_exit(void)
 	mutex_unlock(&krelay_config_mutex);
 
 	krelay_proc_exit();
+	krelay_kmode_exit();
 	krelay_sockopt_exit();
 	krelay_listener_exit();
 	krelay_table_exit();

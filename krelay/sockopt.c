@@ -107,22 +107,14 @@ static bool is_tcp(const struct sock *sk)
 /*
  * Where the client of a socket accepted on the gateway port was going, and
  * the server krelay chose for it: the flow whose REPLY leg (relay:gport ->
- * client:x) is this socket's.
+ * client:x) is this socket's. For the socket option and the kernel relay.
  */
-static int get_original_dst(struct sock *sk, void __user *user, int *len)
+int krelay_origdst_of(struct sock *sk, struct krelay_origdst *od)
 {
 	const struct inet_sock *inet = inet_sk(sk);
-	struct krelay_origdst od = {};
 	struct krelay_tuple t = { .proto = IPPROTO_TCP };
 	const struct krelay_flow *f;
 	struct krelay_node *n;
-
-	if (*len < (int)sizeof(od))
-		return -EINVAL;
-	if (!is_tcp(sk))
-		return -ENOPROTOOPT;
-	if (!net_eq(sock_net(sk), &init_net))
-		return -ENOENT;
 
 	lock_sock(sk);
 	t.src = inet->inet_rcv_saddr;
@@ -138,12 +130,28 @@ static int get_original_dst(struct sock *sk, void __user *user, int *len)
 		return -ENOENT;
 	}
 	f = krelay_node_flow(n);
-	od.relay.ip = f->relay_ip;
-	od.relay.port = f->relay_port;
-	od.server.ip = f->server_ip;
-	od.server.port = f->server_port;
+	od->relay.ip = f->relay_ip;
+	od->relay.port = f->relay_port;
+	od->server.ip = f->server_ip;
+	od->server.port = f->server_port;
 	rcu_read_unlock();
+	return 0;
+}
 
+static int get_original_dst(struct sock *sk, void __user *user, int *len)
+{
+	struct krelay_origdst od = {};
+	int err;
+
+	if (*len < (int)sizeof(od))
+		return -EINVAL;
+	if (!is_tcp(sk))
+		return -ENOPROTOOPT;
+	if (!net_eq(sock_net(sk), &init_net))
+		return -ENOENT;
+	err = krelay_origdst_of(sk, &od);
+	if (err)
+		return err;
 	*len = sizeof(od);
 	return copy_to_user(user, &od, sizeof(od)) ? -EFAULT : 0;
 }
@@ -198,27 +206,21 @@ static int set_allowed(struct sock *sk, unsigned int len, unsigned int want)
 }
 
 /*
- * Link tcp_relay's bound, unconnected server-side socket to the client
- * flow cl names: its packets leave with the client's address (T3), and
- * the server's answers to client:y come back to it (T4).
+ * Link a relay's bound, unconnected server-side socket (tcp_relay's, or
+ * the kernel relay's) to the client flow cl names: its packets leave with
+ * the client's address (T3), and the server's answers to client:y come
+ * back to it (T4).
  */
-static int set_client(struct sock *sk, sockptr_t arg, unsigned int len)
+int krelay_link_server(struct sock *sk, const struct krelay_client *cl)
 {
 	const struct inet_sock *inet = inet_sk(sk);
 	struct krelay_tuple t = { .proto = IPPROTO_TCP };
-	struct krelay_client cl;
 	struct krelay_flow *f;
 	struct krelay_node *n;
 	u32 cookie[2];
 	__be32 local;
 	__be16 y;
 	int err;
-
-	err = set_allowed(sk, len, sizeof(cl));
-	if (err)
-		return err;
-	if (copy_from_sockptr(&cl, arg, sizeof(cl)))
-		return -EFAULT;
 
 	lock_sock(sk);
 	local = inet->inet_rcv_saddr;
@@ -228,10 +230,10 @@ static int set_client(struct sock *sk, sockptr_t arg, unsigned int len)
 	if (err)
 		return err;
 
-	t.src = cl.client.ip;
-	t.sport = cl.client.port;
-	t.dst = cl.relay.ip;
-	t.dport = cl.relay.port;
+	t.src = cl->client.ip;
+	t.sport = cl->client.port;
+	t.dst = cl->relay.ip;
+	t.dport = cl->relay.port;
 
 	rcu_read_lock();
 	n = krelay_lookup(&t);
@@ -252,6 +254,19 @@ static int set_client(struct sock *sk, sockptr_t arg, unsigned int len)
 out:
 	rcu_read_unlock();
 	return err;
+}
+
+static int set_client(struct sock *sk, sockptr_t arg, unsigned int len)
+{
+	struct krelay_client cl;
+	int err;
+
+	err = set_allowed(sk, len, sizeof(cl));
+	if (err)
+		return err;
+	if (copy_from_sockptr(&cl, arg, sizeof(cl)))
+		return -EFAULT;
+	return krelay_link_server(sk, &cl);
 }
 
 /* Make tcp_relay's listening socket on gport the one steered SYNs reach. */

@@ -37,7 +37,8 @@ static void usage(FILE *f)
 "knobs: gport real_ip tcp_ports udp_ports max_entries udp_timeout\n"
 "  udp_stream_timeout tcp_timeout_established tcp_timeout_close\n"
 "  interfaces max_per_client client_cc server_cc relay_max_pairs\n"
-"  relay_max_per_client relay_idle_timeout relay_connect_timeout start\n"
+"  relay_max_per_client relay_idle_timeout relay_connect_timeout tcp_mode\n"
+"  start\n"
 "exit status: 0 success, 1 failure, 2 usage or input error\n"
 "environment: KRELAY_PROC_DIR (/proc/krelay), KRELAY_PARAM_DIR\n"
 "  (/sys/module/krelay/parameters)\n");

@@ -30,6 +30,7 @@ json_t *kr_to_json(int k, const char *val)
 	case KR_IP:
 	case KR_IFNAMES:
 	case KR_CC:
+	case KR_WORD:
 		str = json_string(val);	/* NULL when not UTF-8 */
 		return str ? str : json_null();
 	case KR_PORTS:
@@ -62,6 +63,7 @@ int kr_from_json(int k, const json_t *v, char *out, char *why)
 	case KR_IP:
 	case KR_IFNAMES:
 	case KR_CC:
+	case KR_WORD:
 		if (!json_is_string(v))
 			break;
 		return kr_parse(k, json_string_value(v), out, why);
@@ -98,6 +100,9 @@ bad:
 	case KR_CC:
 		snprintf(why, KR_ERR_MAX,
 			 "must be a string naming a congestion control (\"\" for the system's default)");
+		break;
+	case KR_WORD:
+		kr_parse(k, "", buf, why);	/* the words */
 		break;
 	case KR_PORTS:
 		snprintf(why, KR_ERR_MAX,

@@ -14,6 +14,8 @@
 
 #include "libkrelay.h"
 
+static const char *const tcp_modes[] = { "user", "kernel", NULL };
+
 const struct kr_knob kr_knobs[KR_NKNOBS] = {
 	[KR_GPORT]			= { "gport", KR_INT, 1, 65535 },
 	[KR_REAL_IP]			= { "real_ip", KR_IP },
@@ -36,6 +38,8 @@ const struct kr_knob kr_knobs[KR_NKNOBS] = {
 	[KR_RELAY_IDLE_TIMEOUT]		= { "relay_idle_timeout", KR_INT, 1, 864000,
 					    .optional = true },
 	[KR_RELAY_CONNECT_TIMEOUT]	= { "relay_connect_timeout", KR_INT, 1, 3600,
+					    .optional = true },
+	[KR_TCP_MODE]			= { "tcp_mode", KR_WORD, .words = tcp_modes,
 					    .optional = true },
 	[KR_START]			= { "start", KR_BOOL, 0, 1, .param = true },
 };
@@ -273,6 +277,24 @@ static int check_cc(const char *in, char *out, char *why)
 	return 0;
 }
 
+/* One of the knob's words, exactly. */
+static int check_word(const struct kr_knob *kn, const char *in, char *out,
+		      char *why)
+{
+	size_t i, n = 0;
+
+	for (i = 0; kn->words[i]; i++)
+		if (!strcmp(in, kn->words[i])) {
+			strcpy(out, in);
+			return 0;
+		}
+	n = snprintf(why, KR_ERR_MAX, "must be");
+	for (i = 0; kn->words[i] && n < KR_ERR_MAX; i++)
+		n += snprintf(why + n, KR_ERR_MAX - n, "%s \"%s\"",
+			      !i ? "" : kn->words[i + 1] ? "," : " or", kn->words[i]);
+	return -1;
+}
+
 int kr_parse(int k, const char *in, char *out, char *why)
 {
 	const struct kr_knob *kn = &kr_knobs[k];
@@ -292,6 +314,8 @@ int kr_parse(int k, const char *in, char *out, char *why)
 		return check_ifnames(in, out, why);
 	case KR_CC:
 		return check_cc(in, out, why);
+	case KR_WORD:
+		return check_word(kn, in, out, why);
 	case KR_BOOL:
 		if (strcmp(in, "0") && strcmp(in, "1")) {
 			snprintf(why, KR_ERR_MAX, "must be 0 or 1");

@@ -42,6 +42,7 @@ enum {
 	KR_RELAY_MAX_PER_CLIENT,
 	KR_RELAY_IDLE_TIMEOUT,
 	KR_RELAY_CONNECT_TIMEOUT,
+	KR_TCP_MODE,
 	KR_START,
 	KR_NKNOBS
 };
@@ -56,12 +57,13 @@ enum {
 
 #define KR_CC_MAX	15	/* TCP_CA_NAME_MAX - 1 */
 
-enum kr_type { KR_INT, KR_IP, KR_PORTS, KR_IFNAMES, KR_BOOL, KR_CC };
+enum kr_type { KR_INT, KR_IP, KR_PORTS, KR_IFNAMES, KR_BOOL, KR_CC, KR_WORD };
 
 struct kr_knob {
 	const char	*name;
 	enum kr_type	type;
 	long		min, max;	/* KR_INT, KR_PORTS (each port), KR_BOOL */
+	const char *const *words;	/* KR_WORD: the values, NULL-ended */
 	bool		param;		/* a module parameter, not a /proc file */
 	bool		optional;	/* absent from older modules */
 };

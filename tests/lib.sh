@@ -155,7 +155,8 @@ th_fake_module() {
 		max_entries=262144 udp_timeout=30 udp_stream_timeout=120 \
 		tcp_timeout_established=432000 tcp_timeout_close=10 interfaces= \
 		max_per_client=0 client_cc= server_cc= relay_max_pairs=256 \
-		relay_max_per_client=64 relay_idle_timeout=300 relay_connect_timeout=10; do
+		relay_max_per_client=64 relay_idle_timeout=300 relay_connect_timeout=10 \
+		tcp_mode=user; do
 		echo "${kv#*=}" >"$1/${kv%%=*}"
 	done
 	echo 0 >"$2/start"

@@ -10,6 +10,8 @@ server PORT MODE LOG   serve on 127.0.0.1:PORT; per connection one line in
                          greet  send "hello\\n" first, then echo
                          urgent send one urgent byte (MSG_OOB) "U" on the
                                 first data, then echo as echo does
+                         shutfirst  send "bye\\n" and half-close at once,
+                                then read to EOF
 clients (exit 0 and print the result, exit 1 on an unexpected error):
 bulk PORT MIB          send MIB MiB, read the echo; print the two sha256
 many PORT N            N concurrent echo exchanges; print "ok N"
@@ -33,6 +35,9 @@ closes PORT N          N connections one after the other, each sending a
 urgent PORT            send an urgent byte "!", then 1 MiB, against an
                        urgent server: print "intact" if "U!" and the MiB
                        came back, else what came
+afterfin PORT N        against shutfirst: read to EOF, then send N bytes
+                       and close; print what was read
+PEER_HOST: the address servers bind and clients connect to (127.0.0.1).
 """
 import hashlib
 import os
@@ -42,7 +47,7 @@ import sys
 import threading
 import time
 
-HOST = "127.0.0.1"
+HOST = os.environ.get("PEER_HOST", "127.0.0.1")
 
 
 def linger0(s):
@@ -67,6 +72,9 @@ def server(port, mode, logpath):
         try:
             if mode == "greet":
                 c.sendall(b"hello\n")
+            elif mode == "shutfirst":
+                c.sendall(b"bye\n")
+                c.shutdown(socket.SHUT_WR)
             while True:
                 try:
                     b = c.recv(262144)
@@ -359,6 +367,19 @@ def urgent(port):
         print("got %d bytes, starting %r" % (len(got), got[:8]))
 
 
+def afterfin(port, count):
+    s = connect(port)
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    s.sendall(b"y" * count)
+    s.close()
+    sys.stdout.write(got.decode())
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     args = sys.argv[3:]
@@ -388,6 +409,8 @@ def main():
         closes(port, int(args[0]))
     elif cmd == "urgent":
         urgent(port)
+    elif cmd == "afterfin":
+        afterfin(port, int(args[0]))
     elif cmd == "twostep":
         twostep(port, args[0])
     else:

@@ -1007,6 +1007,7 @@ testPrivilegedSideRefusesMalformedRequests() {
 	msg config_relay_per_client_big 7 'cfg({14: b"65537"})'
 	msg config_relay_idle_empty 7 'cfg({15: b""})'
 	msg config_relay_connect_big 7 'cfg({16: b"3601"})'
+	msg config_tcp_mode_word 7 'cfg({17: b"kern"})'
 	msg start2 8 'struct.pack("=I", 2)'
 	msg nat_proto1 9 'struct.pack("=III", 1, 0x0100000a, 80)'
 	msg nat_flush_with_ip 9 'struct.pack("=III", 0, 0x0100000a, 0)'
@@ -1024,7 +1025,7 @@ testPrivilegedSideRefusesMalformedRequests() {
 		config_per_client_negative config_per_client_empty \
 		config_cc_blank config_cc_long config_relay_pairs_zero \
 		config_relay_per_client_big config_relay_idle_empty \
-		config_relay_connect_big start2 \
+		config_relay_connect_big config_tcp_mode_word start2 \
 		nat_proto1 nat_flush_with_ip nat_port0 \
 		nat_port_big truncated; do
 		privmsg "$T/$name"

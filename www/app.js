@@ -5,7 +5,7 @@
   const KNOBS = ['gport', 'real_ip', 'tcp_ports', 'udp_ports', 'max_entries',
     'max_per_client', 'udp_timeout', 'udp_stream_timeout', 'tcp_timeout_established',
     'tcp_timeout_close', 'interfaces', 'client_cc', 'server_cc', 'relay_max_pairs',
-    'relay_max_per_client', 'relay_idle_timeout', 'relay_connect_timeout'];
+    'relay_max_per_client', 'relay_idle_timeout', 'relay_connect_timeout', 'tcp_mode'];
   const RANGES = {
     gport: [1, 65535], max_entries: [1, 4194304], max_per_client: [0, 4194304],
     udp_timeout: [1, 86400], udp_stream_timeout: [1, 86400],
@@ -316,6 +316,10 @@
           ['', '.', '..'].includes(n.replace(/\+$/, ''))))
         throw new Error('empty for all, or 1 to 8 interface names (eth1, eth+)');
       return names.join(',');
+    }
+    if (k === 'tcp_mode') {
+      if (text !== 'user' && text !== 'kernel') throw new Error('user or kernel');
+      return text;
     }
     if (k === 'client_cc' || k === 'server_cc') {
       if (!/^[A-Za-z0-9_-]{0,15}$/.test(text))

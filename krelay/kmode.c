@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel relay (tcp_mode kernel): krelay accepts the connections T1
+ * steers, connects to the server from the client's address (T3/T4, as
+ * for tcp_relay) and copies both directions itself.
+ *
+ * The listener is a kernel socket in init_net bound to a port of its own
+ * (an ephemeral one): steered SYNs reach it through skb->sk, as they reach
+ * tcp_relay's registered listener, so its port only names the flows'
+ * gport column, and no user socket can bind it while it lives. tcp_relay
+ * keeps gport, so switching back is instant.
+ *
+ * A pair is a client socket, a server socket, one work item and a timer.
+ * The sockets' callbacks (data ready, write space, state change, error)
+ * only queue the pair's work, under sk_callback_lock; the work does
+ * everything else in process context, one direction at a time, so no
+ * socket lock is ever held while another is taken. Each direction moves
+ * through a buffer of KRELAY_PAIR_BUF bytes, taken while data is in
+ * flight and given back when drained: a slow reader stalls its writer
+ * through TCP's own flow control and nothing else grows.
+ *
+ * A pair ends in its own work: the callbacks are restored, the timer shut
+ * down, then free_work (a second item) waits for any last run of the work,
+ * releases the sockets and frees the pair. krelay_kmode_stop() asks
+ * every pair to end and waits until none is left; the workqueue is
+ * destroyed only after that, so no work item outlives the module.
+ */
+#include <linux/in.h>
+#include <linux/net.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <net/inet_sock.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "krelay.h"
+
+#define KRELAY_PAIR_BUF		(16 * 1024)	/* a direction's buffer */
+#define KRELAY_ACCEPT_BURST	64
+#define KRELAY_PAIR_BUDGET	64		/* buffers moved per run */
+#define KRELAY_BACKLOG		4096
+
+enum { CLI, SRV, NSIDES };
+
+enum pair_state {
+	PAIR_SETUP,		/* pair_start still at it: the work waits */
+	PAIR_CONNECTING,	/* the server connect in progress */
+	PAIR_RELAYING,
+	PAIR_DEAD,		/* ended: callbacks restored, free_work queued */
+};
+
+/* One direction: from sock[from] to sock[!from]. */
+struct pair_dir {
+	char		*buf;		/* NULL while empty */
+	unsigned int	off, len;	/* bytes at buf + off still to send */
+	bool		eof;		/* read 0 from the source */
+	bool		shut;		/* the FIN passed on */
+};
+
+struct pair_cb {
+	void	(*data_ready)(struct sock *sk);
+	void	(*write_space)(struct sock *sk);
+	void	(*state_change)(struct sock *sk);
+	void	(*error_report)(struct sock *sk);
+};
+
+struct krelay_pair {
+	struct socket		*sock[NSIDES];
+	struct pair_cb		saved[NSIDES];
+	struct pair_dir		dir[NSIDES];	/* dir[CLI]: client to server */
+	struct work_struct	work;
+	struct work_struct	free_work;
+	struct timer_list	timer;
+	struct list_head	list;		/* pairs, under pairs_lock */
+	refcount_t		ref;		/* pair_start's and the pair's */
+	enum pair_state		state;		/* the work's, once set up */
+	bool			kill;		/* end at once: kmode_stop */
+	unsigned int		reset;		/* sides to end with RST */
+	__be32			client_ip;
+	unsigned long		last;		/* jiffies: last progress */
+	unsigned long		deadline;	/* jiffies: connect deadline */
+	unsigned long		idle;		/* jiffies: relay_idle_timeout */
+};
+
+static struct workqueue_struct *kmode_wq;
+static LIST_HEAD(pairs);
+static DEFINE_SPINLOCK(pairs_lock);
+static atomic_t npairs = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(pairs_gone);
+static bool cutting;		/* under pairs_lock: refuse new pairs */
+
+/*
+ * The listener: kl_sock under kmode_mutex (taken inside
+ * krelay_config_mutex), published for the hooks as kl_sk under RCU.
+ */
+static DEFINE_MUTEX(kmode_mutex);
+static struct socket *kl_sock;
+static struct sock __rcu *kl_sk;
+static __be16 kl_port;
+static void (*kl_data_ready)(struct sock *sk);	/* the listener's own */
+static struct work_struct accept_work;
+
+/* ---- callbacks: queue the work, nothing else ---------------------------- */
+
+static void pair_kick(struct sock *sk)
+{
+	struct krelay_pair *p;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	p = sk->sk_user_data;
+	if (p)
+		queue_work(kmode_wq, &p->work);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void pair_data_ready(struct sock *sk)
+{
+	pair_kick(sk);
+}
+
+static void pair_write_space(struct sock *sk)
+{
+	/* As sk_stream_write_space: only once there is room enough. */
+	if (sk_stream_is_writeable(sk))
+		pair_kick(sk);
+}
+
+static void pair_state_change(struct sock *sk)
+{
+	pair_kick(sk);
+}
+
+static void pair_error_report(struct sock *sk)
+{
+	pair_kick(sk);
+}
+
+static void pair_timer(struct timer_list *t)
+{
+	struct krelay_pair *p = from_timer(p, t, timer);
+
+	queue_work(kmode_wq, &p->work);
+}
+
+/*
+ * Take over sk's callbacks. An accepted socket was cloned from the
+ * listener, whose data_ready is ours: its own is the listener's saved one.
+ */
+static void pair_hook(struct krelay_pair *p, int side)
+{
+	struct sock *sk = p->sock[side]->sk;
+	struct pair_cb *cb = &p->saved[side];
+
+	write_lock_bh(&sk->sk_callback_lock);
+	cb->data_ready = side == CLI ? kl_data_ready : sk->sk_data_ready;
+	cb->write_space = sk->sk_write_space;
+	cb->state_change = sk->sk_state_change;
+	cb->error_report = sk->sk_error_report;
+	sk->sk_user_data = p;
+	sk->sk_data_ready = pair_data_ready;
+	sk->sk_write_space = pair_write_space;
+	sk->sk_state_change = pair_state_change;
+	sk->sk_error_report = pair_error_report;
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void pair_unhook(struct krelay_pair *p, int side)
+{
+	struct sock *sk = p->sock[side]->sk;
+	struct pair_cb *cb = &p->saved[side];
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_user_data == p) {
+		sk->sk_user_data = NULL;
+		sk->sk_data_ready = cb->data_ready;
+		sk->sk_write_space = cb->write_space;
+		sk->sk_state_change = cb->state_change;
+		sk->sk_error_report = cb->error_report;
+	}
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/* ---- a pair's end ----------------------------------------------------- */
+
+/*
+ * The last reference: the pair has ended (pair_end ran: no callback, timer
+ * or kmode_stop can queue its work any more), so once a last run of its
+ * work is done, release the sockets and free it.
+ */
+static void pair_put(struct krelay_pair *p)
+{
+	int side;
+
+	if (!refcount_dec_and_test(&p->ref))
+		return;
+	cancel_work_sync(&p->work);
+	for (side = 0; side < NSIDES; side++) {
+		if (p->reset & BIT(side))
+			sock_no_linger(p->sock[side]->sk);
+		sock_release(p->sock[side]);
+		kfree(p->dir[side].buf);
+	}
+	kfree(p);
+	if (atomic_dec_and_test(&npairs))
+		wake_up(&pairs_gone);
+}
+
+static void pair_free_work(struct work_struct *w)
+{
+	struct krelay_pair *p = container_of(w, struct krelay_pair, free_work);
+
+	/* Out of kmode_stop's sight before its work is cancelled. */
+	spin_lock_bh(&pairs_lock);
+	list_del(&p->list);
+	spin_unlock_bh(&pairs_lock);
+	pair_put(p);
+}
+
+/*
+ * End the pair, from its work: sides in reset get a RST (SO_LINGER 0),
+ * the others a FIN if they have not had one.
+ */
+static void pair_end(struct krelay_pair *p, unsigned int reset)
+{
+	int side;
+
+	p->state = PAIR_DEAD;
+	p->reset = reset;
+	for (side = 0; side < NSIDES; side++)
+		pair_unhook(p, side);
+	timer_shutdown_sync(&p->timer);
+	queue_work(kmode_wq, &p->free_work);
+}
+
+/* ---- the data path ---------------------------------------------------- */
+
+/*
+ * Move what one direction can: read when the buffer is empty, send what it
+ * holds, pass a FIN on once drained. 1 progress, 0 nothing to do now,
+ * -1 the pair must end (*reset says which sides get a RST).
+ */
+static int pump(struct krelay_pair *p, int from, unsigned int *reset)
+{
+	struct pair_dir *d = &p->dir[from];
+	struct socket *src = p->sock[from], *dst = p->sock[!from];
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+	struct kvec iov;
+	int n;
+
+	if (!d->len && !d->eof) {
+		if (!d->buf) {
+			d->buf = kmalloc(KRELAY_PAIR_BUF, GFP_KERNEL);
+			if (!d->buf) {
+				*reset = BIT(CLI) | BIT(SRV);
+				return -1;
+			}
+		}
+		iov.iov_base = d->buf;
+		iov.iov_len = KRELAY_PAIR_BUF;
+		n = kernel_recvmsg(src, &msg, &iov, 1, KRELAY_PAIR_BUF,
+				   MSG_DONTWAIT);
+		if (n == -EAGAIN) {
+			/* Drained and quiet: give the buffer back. */
+			kfree(d->buf);
+			d->buf = NULL;
+			return 0;
+		}
+		if (n < 0) {
+			/* A RST (or error) from the source: a RST onward. */
+			*reset = BIT(!from);
+			return -1;
+		}
+		if (n == 0) {
+			d->eof = true;
+			kfree(d->buf);
+			d->buf = NULL;
+		}
+		d->off = 0;
+		d->len = n;
+		return 1;
+	}
+	if (d->len) {
+		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+		iov.iov_base = d->buf + d->off;
+		iov.iov_len = d->len;
+		n = kernel_sendmsg(dst, &msg, &iov, 1, d->len);
+		if (n == -EAGAIN)
+			return 0;	/* write_space queues the work */
+		if (n < 0) {
+			*reset = BIT(from);
+			return -1;
+		}
+		d->off += n;
+		d->len -= n;
+		krelay_count_n(KRELAY_STAT_KPAIR_BYTES, n);
+		return 1;
+	}
+	if (d->eof && !d->shut) {
+		kernel_sock_shutdown(dst, SHUT_WR);
+		d->shut = true;
+		return 1;
+	}
+	return 0;
+}
+
+static void pair_relay(struct krelay_pair *p)
+{
+	unsigned int reset = 0;
+	int budget, r, from, moved;
+
+	for (budget = KRELAY_PAIR_BUDGET; budget > 0; budget--) {
+		moved = 0;
+		for (from = 0; from < NSIDES; from++) {
+			r = pump(p, from, &reset);
+			if (r < 0) {
+				pair_end(p, reset);
+				return;
+			}
+			moved |= r;
+		}
+		if (!moved)
+			break;
+		p->last = jiffies;
+	}
+	if (p->dir[CLI].shut && p->dir[SRV].shut) {
+		pair_end(p, 0);
+		return;
+	}
+	if (!budget) {
+		/* Let other pairs run; come back. */
+		queue_work(kmode_wq, &p->work);
+		return;
+	}
+	if (time_after_eq(jiffies, p->last + p->idle)) {
+		pair_end(p, BIT(CLI) | BIT(SRV));
+		return;
+	}
+	if (!timer_pending(&p->timer))
+		mod_timer(&p->timer, p->last + p->idle);
+}
+
+static void pair_work(struct work_struct *w)
+{
+	struct krelay_pair *p = container_of(w, struct krelay_pair, work);
+	struct sock *srv;
+
+	/* Pairs with the release in pair_start: its setup is seen whole. */
+	if (smp_load_acquire(&p->state) == PAIR_SETUP ||
+	    p->state == PAIR_DEAD)
+		return;
+	if (READ_ONCE(p->kill)) {
+		pair_end(p, BIT(CLI) | BIT(SRV));
+		return;
+	}
+	if (p->state == PAIR_CONNECTING) {
+		srv = p->sock[SRV]->sk;
+		if (READ_ONCE(srv->sk_err) ||
+		    READ_ONCE(srv->sk_state) == TCP_CLOSE ||
+		    time_after_eq(jiffies, p->deadline)) {
+			/* Refused, unreachable or silent: the client is reset. */
+			pair_end(p, BIT(CLI) | BIT(SRV));
+			return;
+		}
+		if (READ_ONCE(srv->sk_state) != TCP_ESTABLISHED)
+			return;
+		p->state = PAIR_RELAYING;
+		p->last = jiffies;
+		mod_timer(&p->timer, p->last + p->idle);
+	}
+	pair_relay(p);
+}
+
+/* ---- a new pair ------------------------------------------------------- */
+
+/* Refuse an accepted connection: a RST, counted. */
+static void refuse(struct socket *sock)
+{
+	krelay_count(KRELAY_STAT_KPAIR_REFUSED);
+	sock_no_linger(sock->sk);
+	sock_release(sock);
+}
+
+/* Pairs of this client address, and room for one more? Under pairs_lock. */
+static bool client_has_room(__be32 ip, u32 max)
+{
+	struct krelay_pair *p;
+	u32 n = 0;
+
+	list_for_each_entry(p, &pairs, list)
+		if (p->client_ip == ip && ++n >= max)
+			return false;
+	return true;
+}
+
+static void sock_urg_inline(struct socket *sock)
+{
+	lock_sock(sock->sk);
+	sock_set_flag(sock->sk, SOCK_URGINLINE);
+	release_sock(sock->sk);
+}
+
+/* The server socket, bound and linked to the client's flow. */
+static int server_socket(struct socket *cli, const struct krelay_origdst *od,
+			 struct socket **out)
+{
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	struct krelay_client cl = {};
+	struct socket *sock;
+	int err;
+
+	err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP,
+			       &sock);
+	if (err)
+		return err;
+	err = kernel_bind(sock, (struct sockaddr *)&any, sizeof(any));
+	if (err)
+		goto fail;
+	cl.client.ip = inet_sk(cli->sk)->inet_daddr;
+	cl.client.port = inet_sk(cli->sk)->inet_dport;
+	cl.relay = od->relay;
+	err = krelay_link_server(sock->sk, &cl);
+	if (err)
+		goto fail;
+	tcp_sock_set_nodelay(sock->sk);
+	sock_urg_inline(sock);
+	*out = sock;
+	return 0;
+fail:
+	sock_release(sock);
+	return err;
+}
+
+/*
+ * A connection accepted: its pair, or a RST. The pair is listed (counted
+ * for the limits and for kmode_stop) before its callbacks are hooked; until
+ * it leaves PAIR_SETUP its work does nothing, and the reference held here
+ * keeps it until this function is done with it.
+ */
+static void pair_start(struct socket *cli)
+{
+	struct sockaddr_in server = { .sin_family = AF_INET };
+	__be32 ip = inet_sk(cli->sk)->inet_daddr;
+	struct krelay_origdst od;
+	struct krelay_pair *p;
+	bool room;
+	int err;
+
+	if (krelay_origdst_of(cli->sk, &od)) {
+		refuse(cli);
+		return;
+	}
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p) {
+		refuse(cli);
+		return;
+	}
+	tcp_sock_set_nodelay(cli->sk);
+	sock_urg_inline(cli);
+	err = server_socket(cli, &od, &p->sock[SRV]);
+	if (err) {
+		kfree(p);
+		refuse(cli);
+		return;
+	}
+	p->client_ip = ip;
+	p->sock[CLI] = cli;
+	refcount_set(&p->ref, 2);
+	INIT_WORK(&p->work, pair_work);
+	INIT_WORK(&p->free_work, pair_free_work);
+	timer_setup(&p->timer, pair_timer, 0);
+	p->idle = READ_ONCE(krelay_cfg.relay_idle_timeout) * HZ;
+	p->deadline = jiffies +
+		      READ_ONCE(krelay_cfg.relay_connect_timeout) * HZ;
+
+	spin_lock_bh(&pairs_lock);
+	room = !cutting &&
+	       atomic_read(&npairs) <
+			READ_ONCE(krelay_cfg.relay_max_pairs) &&
+	       client_has_room(ip, READ_ONCE(krelay_cfg.relay_max_per_client));
+	if (room) {
+		list_add(&p->list, &pairs);
+		atomic_inc(&npairs);
+	}
+	spin_unlock_bh(&pairs_lock);
+	if (!room) {
+		sock_release(p->sock[SRV]);
+		kfree(p);
+		refuse(cli);
+		return;
+	}
+	krelay_count(KRELAY_STAT_KPAIRS);
+
+	server.sin_addr.s_addr = od.server.ip;
+	server.sin_port = od.server.port;
+	err = kernel_connect(p->sock[SRV], (struct sockaddr *)&server,
+			     sizeof(server), O_NONBLOCK);
+	if (err && err != -EINPROGRESS)
+		WRITE_ONCE(p->kill, true);
+	pair_hook(p, CLI);
+	pair_hook(p, SRV);
+	mod_timer(&p->timer, p->deadline);
+	/* Whatever arrived before the callbacks were ours; see pair_work. */
+	smp_store_release(&p->state, PAIR_CONNECTING);
+	queue_work(kmode_wq, &p->work);
+	pair_put(p);
+}
+
+/* ---- the listener ----------------------------------------------------- */
+
+static void kl_ready(struct sock *sk)
+{
+	/* Accepted sockets inherit this callback until a pair takes them. */
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+		queue_work(kmode_wq, &accept_work);
+}
+
+static void accept_fn(struct work_struct *w)
+{
+	struct socket *cli;
+	int i, err;
+
+	for (i = 0; i < KRELAY_ACCEPT_BURST; i++) {
+		err = kernel_accept(kl_sock, &cli, O_NONBLOCK);
+		if (err)
+			return;
+		pair_start(cli);
+	}
+	queue_work(kmode_wq, &accept_work);
+}
+
+static int listen_start(void)
+{
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	struct socket *sock;
+	int err;
+
+	err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP,
+			       &sock);
+	if (err)
+		return err;
+	err = kernel_bind(sock, (struct sockaddr *)&any, sizeof(any));
+	if (!err)
+		err = kernel_listen(sock, KRELAY_BACKLOG);
+	if (err) {
+		sock_release(sock);
+		return err;
+	}
+	write_lock_bh(&sock->sk->sk_callback_lock);
+	kl_data_ready = sock->sk->sk_data_ready;
+	sock->sk->sk_data_ready = kl_ready;
+	write_unlock_bh(&sock->sk->sk_callback_lock);
+	kl_sock = sock;
+	kl_port = inet_sk(sock->sk)->inet_sport;
+	rcu_assign_pointer(kl_sk, sock->sk);
+	return 0;
+}
+
+static void listen_stop(void)
+{
+	struct socket *sock = kl_sock;
+
+	if (!sock)
+		return;
+	RCU_INIT_POINTER(kl_sk, NULL);
+	synchronize_rcu();	/* no hook hands it a SYN any more */
+	write_lock_bh(&sock->sk->sk_callback_lock);
+	sock->sk->sk_data_ready = kl_data_ready;
+	write_unlock_bh(&sock->sk->sk_callback_lock);
+	cancel_work_sync(&accept_work);
+	kl_sock = NULL;
+	/* Connections still queued on it are reset by the close. */
+	sock_release(sock);
+}
+
+/*
+ * tcp_mode: the listener opens when the mode becomes kernel and closes
+ * when it becomes user; pairs already relayed go on either way.
+ */
+int krelay_kmode_listen(bool on)
+{
+	int err = 0;
+
+	mutex_lock(&kmode_mutex);
+	if (on && !kl_sock)
+		err = listen_start();
+	else if (!on)
+		listen_stop();
+	mutex_unlock(&kmode_mutex);
+	return err;
+}
+
+/*
+ * The kernel listener, held, and its port; NULL when there is none. Under
+ * rcu_read_lock(), from the hooks.
+ */
+struct sock *krelay_kmode_listener_hold(__be16 *port)
+{
+	struct sock *sk = rcu_dereference(kl_sk);
+
+	if (!sk || !refcount_inc_not_zero(&sk->sk_refcnt))
+		return NULL;
+	if (port)
+		*port = kl_port;
+	return sk;
+}
+
+/*
+ * start 1->0 and module exit: end every pair (RST both sides, translated
+ * while the hooks are still there), refuse new ones, and wait until all
+ * are freed.
+ */
+void krelay_kmode_stop(void)
+{
+	struct krelay_pair *p;
+
+	spin_lock_bh(&pairs_lock);
+	cutting = true;
+	list_for_each_entry(p, &pairs, list) {
+		WRITE_ONCE(p->kill, true);
+		queue_work(kmode_wq, &p->work);
+	}
+	spin_unlock_bh(&pairs_lock);
+	wait_event(pairs_gone, !atomic_read(&npairs));
+}
+
+/* start 0->1: pairs may start again. */
+void krelay_kmode_resume(void)
+{
+	spin_lock_bh(&pairs_lock);
+	cutting = false;
+	spin_unlock_bh(&pairs_lock);
+}
+
+unsigned int krelay_kmode_pairs(void)
+{
+	return atomic_read(&npairs);
+}
+
+int krelay_kmode_init(void)
+{
+	kmode_wq = alloc_workqueue("krelay", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!kmode_wq)
+		return -ENOMEM;
+	INIT_WORK(&accept_work, accept_fn);
+	return 0;
+}
+
+/* Module exit, after the hooks are gone. */
+void krelay_kmode_exit(void)
+{
+	krelay_kmode_listen(false);
+	krelay_kmode_stop();
+	destroy_workqueue(kmode_wq);
+}
