@@ -454,8 +454,6 @@ static void pair_start(struct socket *cli)
 		refuse(cli);
 		return;
 	}
-	tcp_sock_set_nodelay(cli->sk);
-	sock_urg_inline(cli);
 	err = server_socket(cli, &od, &p->sock[SRV]);
 	if (err) {
 		kfree(p);
@@ -538,6 +536,9 @@ static int listen_start(void)
 			       &sock);
 	if (err)
 		return err;
+	/* Accepted sockets inherit both from the listener. */
+	tcp_sock_set_nodelay(sock->sk);
+	sock_urg_inline(sock);
 	err = kernel_bind(sock, (struct sockaddr *)&any, sizeof(any));
 	if (!err)
 		err = kernel_listen(sock, KRELAY_BACKLOG);
