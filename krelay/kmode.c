@@ -399,12 +399,10 @@ static void sock_urg_inline(struct socket *sock)
 	release_sock(sock->sk);
 }
 
-/* The server socket, bound and linked to the client's flow. */
-static int server_socket(struct socket *cli, const struct krelay_origdst *od,
-			 struct socket **out)
+/* A TCP socket in init_net bound to an ephemeral port of any address. */
+static int bound_socket(struct socket **out)
 {
 	struct sockaddr_in any = { .sin_family = AF_INET };
-	struct krelay_client cl = {};
 	struct socket *sock;
 	int err;
 
@@ -413,8 +411,25 @@ static int server_socket(struct socket *cli, const struct krelay_origdst *od,
 	if (err)
 		return err;
 	err = kernel_bind(sock, (struct sockaddr *)&any, sizeof(any));
+	if (err) {
+		sock_release(sock);
+		return err;
+	}
+	*out = sock;
+	return 0;
+}
+
+/* The server socket, bound and linked to the client's flow. */
+static int server_socket(struct socket *cli, const struct krelay_origdst *od,
+			 struct socket **out)
+{
+	struct krelay_client cl = {};
+	struct socket *sock;
+	int err;
+
+	err = bound_socket(&sock);
 	if (err)
-		goto fail;
+		return err;
 	cl.client.ip = inet_sk(cli->sk)->inet_daddr;
 	cl.client.port = inet_sk(cli->sk)->inet_dport;
 	cl.relay = od->relay;
@@ -528,20 +543,16 @@ static void accept_fn(struct work_struct *w)
 
 static int listen_start(void)
 {
-	struct sockaddr_in any = { .sin_family = AF_INET };
 	struct socket *sock;
 	int err;
 
-	err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP,
-			       &sock);
+	err = bound_socket(&sock);
 	if (err)
 		return err;
 	/* Accepted sockets inherit both from the listener. */
 	tcp_sock_set_nodelay(sock->sk);
 	sock_urg_inline(sock);
-	err = kernel_bind(sock, (struct sockaddr *)&any, sizeof(any));
-	if (!err)
-		err = kernel_listen(sock, KRELAY_BACKLOG);
+	err = kernel_listen(sock, KRELAY_BACKLOG);
 	if (err) {
 		sock_release(sock);
 		return err;

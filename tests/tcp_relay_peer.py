@@ -189,16 +189,20 @@ def seq(port, count):
     print("ok", ok)
 
 
-def halfclose(port):
-    s = connect(port)
-    s.sendall(b"hello, half-closed\n")
-    s.shutdown(socket.SHUT_WR)
+def read_to_eof(s):
     got = b""
     while True:
         b = s.recv(4096)
         if not b:
-            break
+            return got
         got += b
+
+
+def halfclose(port):
+    s = connect(port)
+    s.sendall(b"hello, half-closed\n")
+    s.shutdown(socket.SHUT_WR)
+    got = read_to_eof(s)
     s.close()
     sys.stdout.write(got.decode())
 
@@ -369,12 +373,7 @@ def urgent(port):
 
 def afterfin(port, count):
     s = connect(port)
-    got = b""
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        got += b
+    got = read_to_eof(s)
     s.sendall(b"y" * count)
     s.close()
     sys.stdout.write(got.decode())
