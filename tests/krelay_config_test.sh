@@ -63,6 +63,7 @@ testDefaults() {
 	assertEquals relay_max_per_client 64 "$(th_knob relay_max_per_client)"
 	assertEquals relay_idle_timeout 300 "$(th_knob relay_idle_timeout)"
 	assertEquals relay_connect_timeout 10 "$(th_knob relay_connect_timeout)"
+	assertEquals tcp_mode user "$(th_knob tcp_mode)"
 	assertEquals start 0 "$(cat $TH_START)"
 	assertFalse "hooks registered while stopped" hooks_registered
 }

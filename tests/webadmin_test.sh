@@ -21,8 +21,8 @@
 WA=$TH_TOP/webadmin/webadmin
 URL=http://127.0.0.1:8080
 RELAY=192.168.0.2
-KNOBS="gport real_ip tcp_ports udp_ports max_entries udp_timeout udp_stream_timeout tcp_timeout_established tcp_timeout_close max_per_client relay_max_pairs relay_max_per_client relay_idle_timeout relay_connect_timeout"
-DEFAULTS="16000 192.168.0.10 53,80 53 262144 30 120 432000 10 0 256 64 300 10"
+KNOBS="gport real_ip tcp_ports udp_ports max_entries udp_timeout udp_stream_timeout tcp_timeout_established tcp_timeout_close max_per_client relay_max_pairs relay_max_per_client relay_idle_timeout relay_connect_timeout tcp_mode"
+DEFAULTS="16000 192.168.0.10 53,80 53 262144 30 120 432000 10 0 256 64 300 10 user"
 WA_PID=
 T=
 
