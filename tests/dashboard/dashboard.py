@@ -27,7 +27,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 URL = os.environ.get('DASH_URL') or 'http://127.0.0.1:8080'
 PASS = os.environ.get('DASH_PASSWORD') or ''
@@ -216,6 +216,11 @@ class Page:
         """Type value into the config form's field name, then Save."""
         self.fill('#cfg-' + name, str(value))
         self.click('#cfg-save')
+
+    def choose(self, sel, value):
+        """Pick an option of a select as a user would (change and input
+        events)."""
+        Select(self.wait_actionable(sel)).select_by_value(value)
 
     def save_gport(self, value):
         self.save_field('gport', value)
@@ -433,6 +438,30 @@ def run(page):
         time.sleep(0.25)
         cfg = page.api('GET', '/api/config')
     check('client_cc emptied: "" in the API again', client_cc_in(cfg) == '', '""', client_cc_in(cfg))
+
+    def mode_in(cfg):
+        return (cfg.get('data') or {}).get('tcp_mode')
+
+    def api_until(pred):
+        end = time.monotonic() + TIMEOUT
+        cfg = page.api('GET', '/api/config')
+        while not pred(cfg) and time.monotonic() < end:
+            time.sleep(0.25)
+            cfg = page.api('GET', '/api/config')
+        return cfg
+
+    # ---- configuration: who relays TCP, a select: kernel, then user again
+    mode_shown = page.prop('#cfg-tcp_mode', 'value')
+    check('the config form shows tcp_mode user', mode_shown == 'user', 'user', mode_shown)
+    page.choose('#cfg-tcp_mode', 'kernel')
+    page.click('#cfg-save')
+    cfg = api_until(lambda c: mode_in(c) == 'kernel')
+    check('tcp_mode kernel chosen in the page reaches the module', mode_in(cfg) == 'kernel',
+          'kernel', mode_in(cfg))
+    page.choose('#cfg-tcp_mode', 'user')
+    page.click('#cfg-save')
+    cfg = api_until(lambda c: mode_in(c) == 'user')
+    check('and back to user', mode_in(cfg) == 'user', 'user', mode_in(cfg))
 
     # ---- paging: the guest fills the table past a page (1,500 spoofed
     # DNS queries) when FLOOD appears
