@@ -643,6 +643,17 @@ void krelay_kmode_resume(void)
 	spin_unlock_bh(&pairs_lock);
 }
 
+/* The kernel listener's port, 0 when there is none (for stats). */
+u16 krelay_kmode_listener_port(void)
+{
+	u16 port;
+
+	mutex_lock(&kmode_mutex);
+	port = kl_sock ? ntohs(kl_port) : 0;
+	mutex_unlock(&kmode_mutex);
+	return port;
+}
+
 unsigned int krelay_kmode_pairs(void)
 {
 	return atomic_read(&npairs);

@@ -191,5 +191,6 @@ struct sock *krelay_kmode_listener_hold(__be16 *port);
 void krelay_kmode_stop(void);
 void krelay_kmode_resume(void);
 unsigned int krelay_kmode_pairs(void);
+u16 krelay_kmode_listener_port(void);
 
 #endif /* _KRELAY_H */

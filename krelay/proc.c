@@ -84,6 +84,8 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "listener_port %u\n", krelay_listener_port());
 	seq_printf(m, "hash_buckets %u\n", krelay_table_buckets());
 	seq_printf(m, "kernel_pairs %u\n", krelay_kmode_pairs());
+	seq_printf(m, "kernel_listener_port %u\n",
+		   krelay_kmode_listener_port());
 	return 0;
 }
 

@@ -51,6 +51,22 @@ static void stat_gauge(FILE *f, json_t *stats, const char *name,
 			json_integer_value(v));
 }
 
+/* A counter of the stats file as krelay_NAME_total (once "_total"). */
+static void stat_counter(FILE *f, json_t *stats, const char *name,
+			 const char *help)
+{
+	json_t *v = json_object_get(stats, name);
+	size_t len = strlen(name);
+	char metric[64];
+
+	snprintf(metric, sizeof(metric), "krelay_%s%s", name,
+		 len > 6 && !strcmp(name + len - 6, "_total") ? "" : "_total");
+	family(f, metric, "counter", help);
+	if (json_is_integer(v))
+		fprintf(f, "%s %" JSON_INTEGER_FORMAT "\n", metric,
+			json_integer_value(v));
+}
+
 /* From the module's counters: never a walk of the table. */
 static void nat_entries(FILE *f, json_t *stats)
 {
@@ -203,6 +219,14 @@ enum MHD_Result metrics_get(struct MHD_Connection *c, struct request *r,
 		   "The port of the listener steered SYNs go to (0: none registered, TCP clients refused).");
 	stat_gauge(f, stats, "hash_buckets",
 		   "Buckets of krelay's flow hash (it grows with max_entries).");
+	stat_gauge(f, stats, "kernel_pairs",
+		   "TCP pairs the kernel relay (tcp_mode kernel) relays now.");
+	stat_counter(f, stats, "kernel_pairs_total",
+		     "TCP pairs the kernel relay started.");
+	stat_counter(f, stats, "kernel_refused",
+		     "Connections the kernel relay refused (no flow, a limit, no memory).");
+	stat_counter(f, stats, "kernel_bytes",
+		     "Bytes the kernel relay moved, both ways together.");
 	family(f, "krelay_tcp_relay_restarts_total", "counter",
 	       "Times webadmin restarted tcp_relay after it died.");
 	fprintf(f, "krelay_tcp_relay_restarts_total %u\n", rs.restarts);
