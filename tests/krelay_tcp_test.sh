@@ -5,7 +5,9 @@
 #                    krelay + tcp_relay on gport         httpd :80, dnsmasq :53
 #
 # The client connects to 192.168.0.2:80; krelay steers it to tcp_relay,
-# whose connection to the server carries the client's address.
+# whose connection to the server carries the client's address. With
+# TH_TCP_MODE=kernel (krelay_tcp_kernel_test.sh) krelay relays it itself
+# (tcp_mode kernel); the tests about tcp_relay alone are skipped.
 # lab-budget: 360 s (usually 60-90 s on 2 cores under TCG)
 
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +16,26 @@ RELAY=192.168.0.2
 TCP_RELAY=$TH_TOP/tcp_relay/tcp_relay
 PROBE=$TH_TOP/tests/sockopt_probe
 T=
+TCP_MODE=${TH_TCP_MODE:-user}
+
+# user_only: a test about tcp_relay itself; skipped in kernel mode
+# (`user_only || return 0`).
+user_only() {
+	[ "$TCP_MODE" = user ] && return 0
+	startSkipping
+	return 1
+}
+
+# steer_port: where T1 steers: gport (tcp_relay), or the kernel listener.
+steer_port() {
+	if [ "$TCP_MODE" = user ]; then th_knob gport; else th_stat kernel_listener_port; fi
+}
+
+# followed KNOB OLD NEW: tcp_relay logged that it follows the knob's new
+# value (the kernel relay reads it for each new pair).
+followed() {
+	[ "$TCP_MODE" = kernel ] || th_wait_until 10 grep -q "$1 $2 -> $3" "$T/tcp_relay.log"
+}
 
 start_tcp_relay() {
 	"$TCP_RELAY" -f -a -n 4 -P "$T/tcp_relay.pid" 2>>"$T/tcp_relay.log" &
@@ -71,6 +93,7 @@ setUp() {
 	th_set tcp_timeout_close 10
 	th_set relay_max_per_client 64
 	th_set relay_idle_timeout 300
+	th_set tcp_mode "$TCP_MODE" || fail "tcp_mode $TCP_MODE refused"
 	HOLD_PIDS=()
 }
 
@@ -155,7 +178,7 @@ testEntryShowsBothLegsAndGoesAfterClose() {
 		fail "no established, paired entry: $(nat_tcp)"
 	line=$(nat_tcp | head -1)
 	assertEquals "relay, server and gport columns" \
-		"192.168.0.2:80 192.168.0.10:80 $(th_knob gport)" \
+		"192.168.0.2:80 192.168.0.10:80 $(steer_port)" \
 		"$(echo "$line" | cut -d' ' -f4-6)"
 	assertNotEquals "tcp_relay's port toward the server" "-" \
 		"$(echo "$line" | cut -d' ' -f7)"
@@ -181,6 +204,7 @@ testEntryShowsBothLegsAndGoesAfterClose() {
 
 testGportChangeWithSighupKeepsRelaying() {
 	local pid
+	user_only || return 0
 	pid=$(cat "$T/tcp_relay.pid")
 	th_set gport 16001 || fail "gport 16001 refused"
 	kill -HUP "$pid"
@@ -227,6 +251,7 @@ legs_up() { [ -n "$(leg_cc 10.0.0.1)" ] && [ -n "$(leg_cc 192.168.0.10:80)" ]; }
 # tcp_relay's sockets to the server.
 testEachLegGetsItsCongestionControl() {
 	local pid cli_cc=bbr srv_cc=reno
+	user_only || return 0
 	# bbr where the kernel has it (Debian's as a module: writing the knob
 	# loads it); a kernel without it tests reno on the
 	# client leg and the default on the server leg.
@@ -264,10 +289,10 @@ testEachLegGetsItsCongestionControl() {
 }
 
 testConnectionWithoutFlowIsNotRelayed() {
-	# Straight to the gateway port: tcp_relay finds no krelay flow.
+	# Straight to the port T1 steers to: the relay finds no krelay flow.
 	local before
 	before=$(wc -l < "$T/http.log")
-	cli curl -sS --max-time 5 -o /dev/null http://$RELAY:"$(th_knob gport)"/ 2>/dev/null
+	cli curl -sS --max-time 5 -o /dev/null http://$RELAY:"$(steer_port)"/ 2>/dev/null
 	assertEquals "requests reaching the server" "$before" "$(wc -l < "$T/http.log")"
 }
 
@@ -308,6 +333,7 @@ testHashGrowsUnderADownloadWithoutLosingIt() {
 # call holds the module: an rmmod then fails with EAGAIN).
 testRegisteredListenerIsNotRegisteredAgain() {
 	local pid
+	user_only || return 0
 
 	pid=$(cat "$T/tcp_relay.pid")
 	th_wait_listener || fail "tcp_relay's listener is not registered"
@@ -335,8 +361,7 @@ paired() { [ "$(nat_tcp | awk '$2 == "ESTABLISHED" && $7 != "-"' | wc -l)" -eq "
 testRelayLimitsAreTheKnobs() {
 	local out
 	th_set relay_max_per_client 2 || fail "relay_max_per_client 2 refused"
-	th_wait_until 10 grep -q 'relay_max_per_client 64 -> 2' "$T/tcp_relay.log" ||
-		fail "tcp_relay did not follow relay_max_per_client"
+	followed relay_max_per_client 64 2 || fail "tcp_relay did not follow relay_max_per_client"
 	# Two pairs with a request begun (a byte sent): held, not first-byte
 	# pairs.
 	cli bash -c "exec 3<>/dev/tcp/$RELAY/80; printf G >&3; sleep 67" &
@@ -347,14 +372,12 @@ testRelayLimitsAreTheKnobs() {
 	assertFalse "a third pair of the client is refused" \
 		"cli curl -sS --max-time 10 -o /dev/null http://$RELAY/"
 	th_set relay_max_per_client 64
-	th_wait_until 10 grep -q 'relay_max_per_client 2 -> 64' "$T/tcp_relay.log" ||
-		fail "tcp_relay did not follow relay_max_per_client back"
+	followed relay_max_per_client 2 64 || fail "tcp_relay did not follow relay_max_per_client back"
 	assertEquals "relayed again with the knob raised" "$(cat "$T/www/index.html")" \
 		"$(cli curl -sS --max-time 10 http://$RELAY/)"
 
 	th_set relay_idle_timeout 2 || fail "relay_idle_timeout 2 refused"
-	th_wait_until 10 grep -q 'relay_idle_timeout 300 -> 2' "$T/tcp_relay.log" ||
-		fail "tcp_relay did not follow relay_idle_timeout"
+	followed relay_idle_timeout 300 2 || fail "tcp_relay did not follow relay_idle_timeout"
 	# cat ends when the relay closes the pair (0 on FIN, 1 on RST); 124
 	# would be the 300 s the pair had before.
 	out=$(cli bash -c "exec 3<>/dev/tcp/$RELAY/80; printf G >&3; timeout 30 cat <&3; echo rc=\$?")
