@@ -31,10 +31,10 @@ endif
 
 # Kernel-facing suites, run in one boot of the lab.
 LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test.sh \
-	krelay_tcp_test.sh krelay_tcp_kernel_test.sh krelay_kmode_test.sh krelay_attack_test.sh webadmin_test.sh krelayctl_test.sh \
-	kfuzz_test.sh stress_test.sh
-LAB_SUITES_612 ?= krelay_config_test.sh krelay_udp_test.sh krelay_tcp_test.sh krelay_tcp_kernel_test.sh krelay_kmode_test.sh \
-	krelay_attack_test.sh
+	krelay_tcp_test.sh krelay_tcp_kernel_test.sh krelay_kmode_test.sh \
+	krelay_attack_test.sh webadmin_test.sh krelayctl_test.sh kfuzz_test.sh stress_test.sh
+LAB_SUITES_612 ?= krelay_config_test.sh krelay_udp_test.sh krelay_tcp_test.sh \
+	krelay_tcp_kernel_test.sh krelay_kmode_test.sh krelay_attack_test.sh
 # Suites that run on the host.
 HOST_SUITES ?= $(wildcard tests/deps_test.sh tests/libkrelay_test.sh tests/tcp_relay_test.sh \
 	tests/webadmin_host_test.sh tests/webadmin_config_test.sh \
