@@ -427,6 +427,7 @@ int krelay_knob_store(const struct krelay_knob *k, const char *buf, size_t len)
 		break;
 	case KRELAY_KNOB_CC:
 		strscpy(k->val, cc, TCP_CA_NAME_MAX);
+		krelay_kmode_set_cc(k->val == krelay_cfg.server_cc, cc);
 		err = 0;
 		break;
 	case KRELAY_KNOB_TCP_MODE:

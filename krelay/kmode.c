@@ -100,6 +100,10 @@ static __be16 kl_port;
 static void (*kl_data_ready)(struct sock *sk);	/* the listener's own */
 static struct work_struct accept_work;
 
+/* client_cc and server_cc as the pairs use them; "" the default. */
+static DEFINE_SPINLOCK(cc_lock);
+static char pair_cc[NSIDES][TCP_CA_NAME_MAX];
+
 /* ---- callbacks: queue the work, nothing else ---------------------------- */
 
 static void pair_kick(struct sock *sk)
@@ -399,6 +403,27 @@ static void sock_urg_inline(struct socket *sock)
 	release_sock(sock->sk);
 }
 
+/* config.c: client_cc (side CLI) or server_cc (SRV) was set. */
+void krelay_kmode_set_cc(bool server, const char *name)
+{
+	spin_lock_bh(&cc_lock);
+	strscpy(pair_cc[server ? SRV : CLI], name, TCP_CA_NAME_MAX);
+	spin_unlock_bh(&cc_lock);
+}
+
+/* The side's congestion control on sock, when one is set (else the default). */
+static void pair_set_cc(struct socket *sock, int side)
+{
+	char name[TCP_CA_NAME_MAX];
+
+	spin_lock_bh(&cc_lock);
+	strscpy(name, pair_cc[side], sizeof(name));
+	spin_unlock_bh(&cc_lock);
+	if (*name)
+		sock->ops->setsockopt(sock, SOL_TCP, TCP_CONGESTION,
+				      KERNEL_SOCKPTR(name), strlen(name));
+}
+
 /* A TCP socket in init_net bound to an ephemeral port of any address. */
 static int bound_socket(struct socket **out)
 {
@@ -436,6 +461,7 @@ static int server_socket(struct socket *cli, const struct krelay_origdst *od,
 	err = krelay_link_server(sock->sk, &cl);
 	if (err)
 		goto fail;
+	pair_set_cc(sock, SRV);
 	tcp_sock_set_nodelay(sock->sk);
 	sock_urg_inline(sock);
 	*out = sock;
@@ -469,6 +495,7 @@ static void pair_start(struct socket *cli)
 		refuse(cli);
 		return;
 	}
+	pair_set_cc(cli, CLI);
 	err = server_socket(cli, &od, &p->sock[SRV]);
 	if (err) {
 		kfree(p);

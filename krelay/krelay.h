@@ -192,5 +192,6 @@ void krelay_kmode_stop(void);
 void krelay_kmode_resume(void);
 unsigned int krelay_kmode_pairs(void);
 u16 krelay_kmode_listener_port(void);
+void krelay_kmode_set_cc(bool server, const char *name);
 
 #endif /* _KRELAY_H */
