@@ -28,7 +28,8 @@ PROC = "/proc/krelay"
 KNOBS = ["gport", "real_ip", "tcp_ports", "udp_ports", "max_entries",
          "udp_timeout", "udp_stream_timeout", "tcp_timeout_established",
          "tcp_timeout_close", "max_per_client", "relay_max_pairs",
-         "relay_max_per_client", "relay_idle_timeout", "relay_connect_timeout"]
+         "relay_max_per_client", "relay_idle_timeout", "relay_connect_timeout",
+         "tcp_mode"]
 GOOD = {
     "gport": ["16000", "16001", "16002"],
     "real_ip": ["192.168.0.10"],
@@ -44,6 +45,8 @@ GOOD = {
     "relay_max_per_client": ["64", "63"],
     "relay_idle_timeout": ["300", "299"],
     "relay_connect_timeout": ["10", "9"],
+    # the race flips the kernel relay's listener open and shut
+    "tcp_mode": ["user", "kernel"],
 }
 SO_BASE = 2048
 libc = ctypes.CDLL(None, use_errno=True)
@@ -107,6 +110,8 @@ def same_value(name, wrote, reads):
     """Does a knob that took wrote read back as that value?"""
     v = wrote[:-1] if wrote.endswith(b"\n") else wrote
     try:
+        if name == "tcp_mode":
+            return v == reads.strip()
         if name == "real_ip":
             return socket.inet_aton(v.decode()) == socket.inet_aton(reads.strip().decode())
         return [int(x) for x in v.split(b",")] == [int(x) for x in reads.split(b",")]
