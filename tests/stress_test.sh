@@ -140,6 +140,8 @@ oneTimeSetUp() {
 	chmod 755 "$T"
 	mkdir -p "$T/www"
 	head -c 20M /dev/urandom > "$T/www/big.bin"
+	# Far more than the socket buffers on the way hold (sparse: no memory).
+	truncate -s 1G "$T/www/huge.bin"
 	ip -n cli addr add 10.0.0.3/24 dev eth0
 	th_krelay_unload
 	th_krelay_load start=1 || exit 1
@@ -350,11 +352,12 @@ testManyConnectionsInARowLeaveNoResidue() {
 	assertEquals "zombies" 0 "$(zombies "$p")"
 }
 
-# A slow download the test can interrupt; sets DL_PID.
+# download_start [FILE]: a slow download of FILE (big.bin) the test can
+# interrupt; sets DL_PID.
 download_start() {
 	rm -f "$T/dl.bin"
 	cli curl -sS --max-time 120 --limit-rate 1M -o "$T/dl.bin" \
-		http://$RELAY:81/big.bin 2>"$T/dl.err" &
+		"http://$RELAY:81/${1:-big.bin}" 2>"$T/dl.err" &
 	DL_PID=$!
 	th_wait_until 20 dl_bytes_over 500000 ||
 		fail "download did not start: $(cat "$T/dl.err"); server :81: $(srv ss -Hlnt 'sport = :81')"
@@ -374,7 +377,9 @@ testKilledChildrenCloseBothPeers() {
 	p=$(relay_pid)
 	pool_settles "$p" 4
 	fds0=$(nfds "$p")
-	download_start
+	# (curl's rate limit is an average: after a slow start it reads in a
+	# burst, and 20 MiB could all be on the way when the children die)
+	download_start huge.bin
 	pkill -KILL -P "$p"
 	download_end
 	# 18: partial file, 56: receive failure; 28 would be a hang
