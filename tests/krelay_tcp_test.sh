@@ -135,6 +135,7 @@ testClientSeesOnlyTheRelayOnPort80() {
 
 testTwoHundredConcurrentCurlsAllSucceed() {
 	local i codes
+	th_set relay_max_per_client 200
 	for i in $(seq 200); do
 		printf 'url = "http://%s/?n=%d"\noutput = "/dev/null"\n' $RELAY "$i"
 	done > "$T/curl.conf"
