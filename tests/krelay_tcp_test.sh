@@ -364,10 +364,12 @@ testRelayLimitsAreTheKnobs() {
 	followed relay_max_per_client 64 2 || fail "tcp_relay did not follow relay_max_per_client"
 	# Two pairs with a request begun (a byte sent): held, not first-byte
 	# pairs.
-	cli bash -c "exec 3<>/dev/tcp/$RELAY/80; printf G >&3; sleep 67" &
-	HOLD_PIDS+=($!)
-	cli bash -c "exec 3<>/dev/tcp/$RELAY/80; printf G >&3; sleep 67" &
-	HOLD_PIDS+=($!)
+	rm -f "$T/go.limits"
+	for _ in 1 2; do
+		cli bash -c "exec 3<>/dev/tcp/$RELAY/80; printf G >&3
+			until [ -e '$T/go.limits' ]; do sleep 0.1; done" &
+		HOLD_PIDS+=($!)
+	done
 	th_wait_until $((10 * TH_SCALE)) paired 2 || fail "the held pairs: $(nat_tcp)"
 	assertFalse "a third pair of the client is refused" \
 		"cli curl -sS --max-time 10 -o /dev/null http://$RELAY/"
@@ -385,7 +387,7 @@ testRelayLimitsAreTheKnobs() {
 		"[ '$out' = rc=0 ] || [ '$out' = rc=1 ]"
 	assertTrue "the pairs from before keep their timeout: $(nat_tcp)" "paired 2"
 	th_set relay_idle_timeout 300
-	pkill -f 'printf G >&3; sleep 67'
+	touch "$T/go.limits"
 	wait_held
 }
 
