@@ -217,7 +217,7 @@ testConfigPutSubsetChangesProc() {
 	ajson PUT /api/config '{"udp_timeout": 45, "tcp_timeout_close": 7, "max_entries": 100000, "udp_ports": [53, 5353]}'
 	assertEquals "PUT good subset: $(cat "$T/body")" 200 "$CODE"
 	assertEquals "/proc after the PUT" \
-		"16000 192.168.0.10 53,80 53,5353 100000 45 120 432000 7 0" "$(knobs_now)"
+		"16000 192.168.0.10 53,80 53,5353 100000 45 120 432000 7 0 256 64 300 10 user" "$(knobs_now)"
 	assertEquals "the answer is the new config" "[53,5353]" "$(jv .udp_ports)"
 	assertEquals "answer max_entries" 100000 "$(jv .max_entries)"
 	areq GET /api/config
