@@ -332,12 +332,15 @@
     return Number(text);
   }
 
+  // (a select tells its choice by change; text fields by input as typed)
   for (const k of KNOBS) {
-    $('cfg-' + k).addEventListener('input', () => {
-      dirty.add(k);
-      setFieldError(k, '');
-      $('cfg-message').textContent = '';
-    });
+    for (const ev of ['input', 'change']) {
+      $('cfg-' + k).addEventListener(ev, () => {
+        dirty.add(k);
+        setFieldError(k, '');
+        $('cfg-message').textContent = '';
+      });
+    }
   }
 
   $('cfg-reset').addEventListener('click', () => {

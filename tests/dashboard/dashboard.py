@@ -457,7 +457,9 @@ def run(page):
     page.click('#cfg-save')
     cfg = api_until(lambda c: mode_in(c) == 'kernel')
     check('tcp_mode kernel chosen in the page reaches the module', mode_in(cfg) == 'kernel',
-          'kernel', mode_in(cfg))
+          'kernel', '%r (the page says %r, the field holds %r)' % (
+              mode_in(cfg), page.prop('#cfg-message', 'textContent'),
+              page.prop('#cfg-tcp_mode', 'value')))
     page.choose('#cfg-tcp_mode', 'user')
     page.click('#cfg-save')
     cfg = api_until(lambda c: mode_in(c) == 'user')
