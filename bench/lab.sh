@@ -9,12 +9,13 @@
 #   routed    192.168.0.10:80  192.168.0.10:5201 192.168.0.10:5300
 #   nft       192.168.0.2:8081 192.168.0.2:5202 192.168.0.2:5301 (DNAT, conntrack)
 #   krelay    192.168.0.2:80   192.168.0.2:5201 192.168.0.2:5300 (+ tcp_relay)
+#   krelay_kernel  the same, tcp_mode kernel while it is measured
 #   haproxy   192.168.0.2:8082 192.168.0.2:5203 -
 #   socat     192.168.0.2:8083 192.168.0.2:5204 -
 #
 # and, for the long and lossy paths, a 1 MB object (python's http.server)
-# at 192.168.0.10:8090: routed there, nft 192.168.0.2:8091, krelay
-# 192.168.0.2:8090, haproxy 192.168.0.2:8092.
+# at 192.168.0.10:8090: routed there, nft 192.168.0.2:8091, krelay (both
+# modes) 192.168.0.2:8090, haproxy 192.168.0.2:8092.
 #
 # The server side is HAProxy's own `http-request return` (HTTP), iperf3 and
 # bench/benchtool echo (DNS). The nftables table exists only while an nft
@@ -22,7 +23,7 @@
 # Raw figures go to /tmp/lab-out/bench/raw.tsv (build/lab/bench/ on the
 # host): one "key value" a line, key = work.path.metric, one line per run.
 #
-# BENCH_REPS (runs per figure, default 3), BENCH_DUR (seconds per run,
+# BENCH_REPS (runs per figure, default 5), BENCH_DUR (seconds per run,
 # default 4), BENCH_ONLY (comma list of udp,bulk,conn,mem,scale,flood,
 # lookup,profile; all but profile by default). The flood and lookup parts:
 # BENCH_FLOOD_PPS (the flood's fixed rate, default 2000 packets/s),
@@ -33,7 +34,9 @@
 # BENCH_LOOKUP_Q (dnsperf's queries outstanding in lookup, default 32),
 # BENCH_LOOKUP_CYCLES (empty, then each size, again from a flushed table:
 # default 3), BENCH_LOOKUP_DUR (seconds per lookup run, default 8);
-# BENCH_HASHSIZE, krelay's hashsize at load (default: the module's).
+# BENCH_HASHSIZE, krelay's hashsize at load (default: the module's);
+# BENCH_MEM_CONNS, the idle connections held per path for the memory
+# figures (default 2000; socat, a process each, holds 200).
 # The long and lossy paths (lossy): BENCH_LOSSY_RATE (netem's rate cap on
 # every link, default 50mbit), BENCH_LOSSY_DUR (seconds per bulk run,
 # default 4, after 1 s left out), BENCH_LOSSY_LOSS (the client leg's loss, default 1%) and
@@ -41,7 +44,7 @@
 
 . "$(dirname "$0")/../tests/lib.sh"
 
-REPS=${BENCH_REPS:-3}
+REPS=${BENCH_REPS:-5}
 DUR=${BENCH_DUR:-4}
 ONLY=${BENCH_ONLY:-udp,bulk,conn,mem,scale,flood,lookup,lossy}
 OUT=/tmp/lab-out/bench
@@ -61,6 +64,7 @@ LOSSY_RATE=${BENCH_LOSSY_RATE:-50mbit}
 LOSSY_DUR=${BENCH_LOSSY_DUR:-4}
 LOSSY_LOSS=${BENCH_LOSSY_LOSS:-1%}
 LOSSY_LOSS_SRV=${BENCH_LOSSY_LOSS_SRV:-0.1%}
+MEM_CONNS=${BENCH_MEM_CONNS:-2000}
 # Spoofed sources (flood, lookup): on the client's network, so the relay's
 # rp_filter lets them in; spoof_neighbours gives them a MAC nobody has.
 SPOOF=10.0.0.100-10.0.0.250
@@ -73,11 +77,11 @@ want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 say() { echo "lab: bench: $*"; }
 
 declare -A HTTP=([routed]=$REAL:80 [nft]=$RELAY:8081 [krelay]=$RELAY:80
-	[haproxy]=$RELAY:8082 [socat]=$RELAY:8083)
+	[krelay_kernel]=$RELAY:80 [haproxy]=$RELAY:8082 [socat]=$RELAY:8083)
 declare -A BULK=([routed]=$REAL:5201 [nft]=$RELAY:5202 [krelay]=$RELAY:5201
-	[haproxy]=$RELAY:5203 [socat]=$RELAY:5204)
+	[krelay_kernel]=$RELAY:5201 [haproxy]=$RELAY:5203 [socat]=$RELAY:5204)
 declare -A DNS=([routed]=$REAL:5300 [nft]=$RELAY:5301 [krelay]=$RELAY:5300)
-TCP_PATHS="routed nft krelay haproxy socat"
+TCP_PATHS="routed nft krelay krelay_kernel haproxy socat"
 UDP_PATHS="routed nft krelay"
 
 # ---- set-up
@@ -154,12 +158,12 @@ EOC
 tcp_relay_start() {
 	[ -s "$T/tcp_relay.pid" ] && th_kill_wait "$(cat "$T/tcp_relay.pid")"
 	rm -f "$T/tcp_relay.pid"
-	local opts=
-	th_set relay_max_pairs 1500 && th_set relay_max_per_client 2000 ||
-		say "the relay knobs refused 1500 pairs, 2000 a client"
+	local opts='' max=$((MEM_CONNS > 1000 ? MEM_CONNS + 500 : 1500))
+	th_set relay_max_pairs $max && th_set relay_max_per_client $max ||
+		say "the relay knobs refused $max pairs, $max a client"
 	# A binary from before the relay knobs (BENCH_BEFORE) takes them as
 	# options.
-	"$1" -h 2>&1 | grep -q relay_max_pairs || opts="-m 1500 -c 2000"
+	"$1" -h 2>&1 | grep -q relay_max_pairs || opts="-m $max -c $max"
 	# shellcheck disable=SC2086
 	"$1" -f -n 8 $opts -P "$T/tcp_relay.pid" 2>>"$OUT/tcp_relay.log" &
 	th_wait_until 10 test -s "$T/tcp_relay.pid" || say "tcp_relay did not start"
@@ -188,10 +192,28 @@ EOC
 }
 nft_down() { nft delete table ip bench 2>/dev/null; true; }
 
-# Before and after each path: nft only for its own runs; the NAT table
-# emptied so that no krelay flow can match another path's packets.
-path_begin() { [ "$1" = nft ] && nft_up; echo flush > $TH_PROC/nat; }
-path_end() { [ "$1" = nft ] && nft_down; echo flush > $TH_PROC/nat; sleep 0.2; }
+# Before and after each path: nft only for its own runs, tcp_mode kernel
+# only for krelay_kernel's (its pairs gone before the next path); the NAT
+# table emptied so that no krelay flow can match another path's packets.
+path_begin() {
+	case $1 in
+	nft) nft_up ;;
+	krelay_kernel) th_set tcp_mode kernel || say "tcp_mode kernel refused" ;;
+	esac
+	echo flush > $TH_PROC/nat
+}
+path_end() {
+	case $1 in
+	nft) nft_down ;;
+	krelay_kernel)
+		th_set tcp_mode user
+		th_wait_until 30 kernel_pairs_gone || say "kernel pairs left: $(th_stat kernel_pairs)"
+		;;
+	esac
+	echo flush > $TH_PROC/nat
+	sleep 0.2
+}
+kernel_pairs_gone() { [ "$(th_stat kernel_pairs)" = 0 ]; }
 
 # ---- work
 
@@ -235,7 +257,7 @@ conn_run() {
 	rec "$k.requests" "$reqs"
 	rec "$k.accepts" "$((after - before))"
 	rec "$k.errors" "$(awk '/Socket errors|Non-2xx/ { s = s $0 "; " } END { print s ? "\"" s "\"" : 0 }' "$f" | tr ' ' '_')"
-	[ "$p" = krelay ] && rec "$k.nat_inserts" "$(( $(th_stat insert) - ins0 ))"
+	case $p in krelay*) rec "$k.nat_inserts" "$(( $(th_stat insert) - ins0 ))" ;; esac
 	cp "$f" "$OUT/wrk-$k.txt"
 }
 
@@ -291,22 +313,37 @@ mem() {
 	kb1=$(private_kb "$hp")
 	rec mem.haproxy.private_bytes_per_conn "$(( (kb1 - kb0) * 1024 / n ))"
 	wait $!
-	# The whole guest's memory per held connection (client, relay and
-	# server sockets, processes and NAT state included).
+	# The whole guest's memory per held idle connection (client, relay and
+	# server sockets, processes and NAT state included), MEM_CONNS of them
+	# (socat, a process each, 200): measured once all are open and the
+	# relay has settled; then they close and the next path starts clean.
+	rec mem.held "$MEM_CONNS"
 	for p in $TCP_PATHS; do
+		n=$MEM_CONNS
+		[ "$p" = socat ] && n=200
 		[ "$p" = krelay ] && tcp_relay_fresh
 		path_begin "$p"
 		sleep 1
 		kb0=$(mem_used_kb)
 		a=${HTTP[$p]}
-		cli "$BT" hold "${a%:*}" "${a#*:}" $n 6 >/dev/null &
-		sleep 5
+		rm -f "$T/held"
+		ip netns exec cli "$BT" hold "${a%:*}" "${a#*:}" $n 300 > "$T/held" &
+		hp=$!
+		th_wait_until 120 test -s "$T/held" || say "memory: $p: not all $n opened in 120 s"
+		th_wait_until 60 at_server_ge "$n" || say "memory: $p: $(at_server) of $n at the server"
+		sleep 3
 		kb1=$(mem_used_kb)
-		wait $!
+		rec "mem.$p.opened" "$(cat "$T/held")"
+		rec "mem.$p.at_server" "$(at_server)"
 		rec "mem.$p.system_bytes_per_conn" "$(( (kb1 - kb0) * 1024 / n ))"
+		th_kill_wait "$hp"
+		th_wait_until 60 at_server_none || say "memory: $p: $(at_server) left at the server"
 		path_end "$p"
 	done
 }
+at_server() { srv ss -Htn state established "( sport = :80 )" | wc -l; }
+at_server_ge() { [ "$(at_server)" -ge "$1" ]; }
+at_server_none() { [ "$(at_server)" -eq 0 ]; }
 mem_used_kb() { awk '/^MemTotal/ { t = $2 } /^MemAvailable/ { a = $2 } END { print t - a }' /proc/meminfo; }
 
 # ---- scale
@@ -546,8 +583,9 @@ EOC
 # side (split TCP) runs two short control loops instead of one long one.
 
 declare -A OBJ=([routed]=$REAL:8090 [nft]=$RELAY:8091 [krelay]=$RELAY:8090
+	[krelay_kernel]=$RELAY:8090
 	[haproxy]=$RELAY:8092)
-LOSSY_PATHS="routed nft haproxy krelay krelay_bbr"
+LOSSY_PATHS="routed nft haproxy krelay krelay_bbr krelay_kernel"
 # The links: both ends of each veth pair.
 LINKS="rc0 cli:eth0 rs0 srv:eth0"
 on_link() {
@@ -647,7 +685,7 @@ lossy_bulk() {
 	# shellcheck disable=SC2086
 	cli iperf3 -c "${a%:*}" -p "${a#*:}" -t "$LOSSY_DUR" -O 1 -P "$n" $r -J > "$f" 2>&1 &
 	local pid=$!
-	if [ "${p%_bbr}" = krelay ] && [ "$4" = down ]; then
+	if [ "${p#krelay}" != "$p" ] && [ "$4" = down ]; then
 		sleep 2
 		rec "$k.cc" "$(client_leg_cc)"
 	fi
@@ -710,6 +748,7 @@ printf 'test.lab A\n' > "$T/queries"
 rec meta.kernel "$(uname -r)"
 rec meta.cpu "\"$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)\""
 rec meta.ncpu "$(nproc)"
+rec meta.slub_debug "$(grep -o 'slub_debug=[^ ]*' /proc/cmdline || echo off)"
 rec meta.reps "$REPS"
 rec meta.dur "$DUR"
 rec meta.lookup_q "$LOOKUP_Q"

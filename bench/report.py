@@ -11,11 +11,17 @@ import platform
 import statistics
 import sys
 
-PATHS = ["routed", "nft", "krelay", "haproxy", "socat"]
-NAMES = {"routed": "routed", "nft": "nftables DNAT", "krelay": "krelay",
-         "haproxy": "HAProxy", "socat": "socat"}
-KEEPS = {"routed": "yes", "nft": "yes", "krelay": "yes",
+PATHS = ["routed", "nft", "krelay", "krelay_kernel", "haproxy", "socat"]
+NAMES = {"routed": "routed", "nft": "nftables DNAT", "krelay": "krelay (tcp_relay)",
+         "krelay_kernel": "krelay (kernel)", "haproxy": "HAProxy", "socat": "socat"}
+KEEPS = {"routed": "yes", "nft": "yes", "krelay": "yes", "krelay_kernel": "yes",
          "haproxy": "no", "socat": "no"}
+# krelay's two TCP modes; UDP has one.
+KRELAY = ["krelay", "krelay_kernel"]
+
+
+def name(p, metric):
+    return "krelay" if p == "krelay" and metric.startswith("udp") else NAMES[p]
 
 
 def load(path):
@@ -79,19 +85,25 @@ def rows(runs):
 
 
 def summary(runs):
-    lines = ["| work | routed | krelay | krelay / routed | best alternative "
-             "| krelay / best alt. |", "|---|---|---|---|---|---|"]
-    for work, unit, _, vals in rows(runs):
+    """Each krelay mode against routed and against the best alternative
+    (for UDP, krelay's one mode in the tcp_relay columns)."""
+    lines = ["| work | routed | krelay (tcp_relay) | / routed | / best alt. "
+             "| krelay (kernel) | / routed | / best alt. | best alternative |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for work, unit, metric, vals in rows(runs):
         if all(v is None for v in vals.values()):
             continue
         alts = {p: v for p, v in vals.items()
-                if p not in ("routed", "krelay") and v is not None}
+                if p != "routed" and p not in KRELAY and v is not None}
         best = max(alts, key=alts.get) if alts else None
-        lines.append("| %s (%s) | %s | %s | %s | %s | %s |" % (
-            work, unit, fmt(vals.get("routed")), fmt(vals.get("krelay")),
-            fmt(ratio(vals.get("krelay"), vals.get("routed"))),
-            "%s %s" % (NAMES[best], fmt(alts[best])) if best else "-",
-            fmt(ratio(vals.get("krelay"), alts.get(best)))))
+        cells = []
+        for p in KRELAY:
+            v = vals.get(p)
+            cells += [fmt(v), fmt(ratio(v, vals.get("routed"))),
+                      fmt(ratio(v, alts.get(best)))]
+        lines.append("| %s (%s) | %s | %s | %s |" % (
+            work, unit, fmt(vals.get("routed")), " | ".join(cells),
+            "%s %s" % (name(best, metric), fmt(alts[best])) if best else "-"))
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
@@ -113,7 +125,7 @@ def detail(runs):
         out += [head, sep]
         for p, v in vals.items():
             line = "| %s | %s | %s | %s | %s |" % (
-                NAMES[p], KEEPS[p], fmt(v), fmt(ratio(v, vals.get("routed"))),
+                name(p, metric), KEEPS[p], fmt(v), fmt(ratio(v, vals.get("routed"))),
                 ", ".join(runs.get(metric % p, [])))
             if haslat:
                 line += " %s | %s |" % (fmt(median(runs, (lat % p) + ".p50_ms")),
@@ -139,9 +151,16 @@ def memory(runs):
         "| tcp_relay parent, private | %s |" % fmt((num(g("mem.tcp_relay.parent_private_kb")) or 0) * 1024),
         "| HAProxy private memory per connection | %s |" % g("mem.haproxy.private_bytes_per_conn"),
         "", "The whole guest's memory per held idle connection (MemTotal - "
-        "MemAvailable, 200 connections; client and server ends included):", "",
-        "| path | bytes per connection |", "|---|---|"] + [
-        "| %s | %s |" % (NAMES[p], g("mem.%s.system_bytes_per_conn" % p)) for p in PATHS])
+        "MemAvailable: slab, sockets and processes; client and server ends "
+        "included), %s connections held per path (socat, a process each: "
+        "200), measured once all are established at the server:" % g("mem.held"), "",
+        "| path | bytes per connection | ratio to HAProxy | opened / at the server |",
+        "|---|---|---|---|"] + [
+        "| %s | %s | %s | %s / %s |" % (
+            NAMES[p], g("mem.%s.system_bytes_per_conn" % p),
+            fmt(ratio(num(g("mem.%s.system_bytes_per_conn" % p)),
+                      num(g("mem.haproxy.system_bytes_per_conn")))),
+            g("mem.%s.opened" % p), g("mem.%s.at_server" % p)) for p in PATHS])
 
 
 def scale(runs):
@@ -371,8 +390,8 @@ def lookup_detail(runs):
     return "\n".join(lines)
 
 
-LOSSY_PATHS = ["routed", "nft", "haproxy", "krelay", "krelay_bbr"]
-LOSSY_NAMES = dict(NAMES, krelay_bbr="krelay, client_cc bbr")
+LOSSY_PATHS = ["routed", "nft", "haproxy", "krelay", "krelay_bbr", "krelay_kernel"]
+LOSSY_NAMES = dict(NAMES, krelay_bbr="krelay (tcp_relay), client_cc bbr")
 
 
 def lossy_summary(runs):
@@ -420,8 +439,9 @@ def lossy_detail(runs):
         runs.get("lossy.netem.lossy", ["?"])[-1],
         "- clean: %s" % runs.get("lossy.netem.clean", ["?"])[-1], "",
         "Congestion control on the client leg, as ss showed it during the "
-        "downloads: krelay %s; krelay with client_cc bbr %s." % (
-            seen("krelay") or "-", seen("krelay_bbr") or "-"), "",
+        "downloads: krelay %s; krelay with client_cc bbr %s; krelay in "
+        "kernel mode %s." % (seen("krelay") or "-", seen("krelay_bbr") or "-",
+                             seen("krelay_kernel") or "-"), "",
         "| path | lossy down 1 (runs) | lossy down 4 (runs) | clean down 1 (runs) |",
         "|---|---|---|---|"] + [
         "| %s | %s | %s | %s |" % (LOSSY_NAMES[p],
@@ -443,10 +463,10 @@ def main():
         lossy_summary(runs) if has(runs, "lossy.") else ""] if t)
     rep = ["# krelay bench, %s UTC" % now.strftime("%Y-%m-%d %H:%M"), "",
            "Guest kernel %s under QEMU TCG (software emulation, %s vCPUs, "
-           "slub_debug on) on %s (%s); host kernel %s. Each figure is the median "
+           "slub_debug %s) on %s (%s); host kernel %s. Each figure is the median "
            "of %s runs of %s s. Under emulation absolute numbers mean little: "
            "read the ratios, all taken in the same boot on the same topology." % (
-               meta("kernel"), meta("ncpu"), platform.node(), meta("cpu"),
+               meta("kernel"), meta("ncpu"), meta("slub_debug"), platform.node(), meta("cpu"),
                platform.release(), meta("reps"), meta("dur")), "",
            "Client address seen by the server: kept by routing, nftables DNAT "
            "and krelay; HAProxy and socat connect from the relay's own address.",
