@@ -444,31 +444,36 @@ static int bound_socket(struct socket **out)
 	return 0;
 }
 
-/* The server socket, bound and linked to the client's flow. */
+/*
+ * The server socket, bound and linked to the client's flow. EADDRINUSE:
+ * a closing flow still holds the port the bind chose; bind another.
+ */
 static int server_socket(struct socket *cli, const struct krelay_origdst *od,
 			 struct socket **out)
 {
 	struct krelay_client cl = {};
 	struct socket *sock;
-	int err;
+	int err, try;
 
-	err = bound_socket(&sock);
-	if (err)
-		return err;
 	cl.client.ip = inet_sk(cli->sk)->inet_daddr;
 	cl.client.port = inet_sk(cli->sk)->inet_dport;
 	cl.relay = od->relay;
-	err = krelay_link_server(sock->sk, &cl);
-	if (err)
-		goto fail;
+	for (try = 1; ; try++) {
+		err = bound_socket(&sock);
+		if (err)
+			return err;
+		err = krelay_link_server(sock->sk, &cl);
+		if (!err)
+			break;
+		sock_release(sock);
+		if (err != -EADDRINUSE || try == KRELAY_BIND_TRIES)
+			return err;
+	}
 	pair_set_cc(sock, SRV);
 	tcp_sock_set_nodelay(sock->sk);
 	sock_urg_inline(sock);
 	*out = sock;
 	return 0;
-fail:
-	sock_release(sock);
-	return err;
 }
 
 /*

@@ -522,7 +522,7 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
  * whose sock_diag cookie the hooks check on T3). The fields T3 and T4
  * translate to are set before the nodes are published.
  */
-int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y,
+static int flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y,
 		     const u32 cookie[2])
 {
 	int err;
@@ -552,6 +552,50 @@ int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y,
 out:
 	spin_unlock_bh(&f->lock);
 	return err;
+}
+
+/*
+ * The flow holding server-side role t, deleted if it is closing. The
+ * caller's socket is bound to its port y and no relay socket is bound
+ * with SO_REUSEADDR, so the stack holds no socket of that flow any more
+ * (not even in TIME_WAIT): it outlives its connection, as a closing flow
+ * may (TIME_WAIT here lasts longer than the stack's), and goes early as
+ * an eviction would take it. An ESTABLISHED one stays: bind again.
+ */
+static bool reclaim(const struct krelay_tuple *t, const struct krelay_flow *f)
+{
+	struct krelay_flow *g;
+	struct krelay_node *n;
+
+	n = krelay_lookup(t);
+	if (!n || n->role < KRELAY_ROLE_SRV_OUT)
+		return false;
+	g = krelay_node_flow(n);
+	if (g == f || !krelay_state_evictable(READ_ONCE(g->state)))
+		return false;
+	return flow_delete(g, KRELAY_STAT_EVICTED);
+}
+
+/*
+ * Link a flow to the relay's bound server socket local:y. EADDRINUSE when
+ * a flow that is not closing holds local:y -> server or server -> client:y.
+ * Under rcu_read_lock().
+ */
+int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y,
+		     const u32 cookie[2])
+{
+	struct krelay_tuple out, in;
+	bool gone;
+	int err;
+
+	err = flow_link(f, local_ip, y, cookie);
+	if (err != -EADDRINUSE)
+		return err;
+	set_tuple(&out, local_ip, y, f->server_ip, f->server_port, f->proto);
+	set_tuple(&in, f->server_ip, f->server_port, f->client_ip, y, f->proto);
+	gone = reclaim(&out, f);
+	gone |= reclaim(&in, f);
+	return gone ? flow_link(f, local_ip, y, cookie) : err;
 }
 
 /* The flow's first packet got past routing and the filter. */

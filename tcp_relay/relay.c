@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "krelay.h"	/* krelay/uapi */
 #include "tcp_relay.h"
 
-#define BIND_TRIES	4
 #define PIPE_SIZE	(256 * 1024)
 
 enum close_how { CLOSE_FIN, CLOSE_RST, CLOSE_TIMEOUT, CLOSE_ERROR };
@@ -84,7 +84,7 @@ server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay
 	memset(&any, 0, sizeof(any));
 	any.sin_family = AF_INET;
 	any.sin_addr.s_addr = htonl(INADDR_ANY);
-	for (try = 0; try < BIND_TRIES; try++) {
+	for (try = 0; try < KRELAY_BIND_TRIES; try++) {
 		s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 		if (s == -1) {
@@ -100,7 +100,7 @@ server_connect(const struct sockaddr_in *client, const struct sockaddr_in *relay
 		}
 		if (krelay_client(s, client, relay) == 0)
 			break;
-		if (errno != EADDRINUSE || try == BIND_TRIES - 1) {
+		if (errno != EADDRINUSE || try == KRELAY_BIND_TRIES - 1) {
 			log_warn("%s: krelay client option", log_sockaddr(client));
 			close(s);
 			return -1;

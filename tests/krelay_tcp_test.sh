@@ -148,6 +148,29 @@ testTwoHundredConcurrentCurlsAllSucceed() {
 		"200:200" "$codes"
 }
 
+# The server closes first (HTTP/1.0; the client reads to the end before
+# it closes), so the relay's server socket ends without TIME_WAIT and its
+# port is free at once, while the flow lingers in TIME_WAIT for
+# tcp_timeout_close. With two ephemeral ports the bind takes the same one
+# each time (the stack prefers one parity): each connection must take it
+# over from the previous one's closing flow.
+testPortOfAClosingFlowIsTakenAgain() {
+	local range evicted i codes=
+	range=$(sysctl -n net.ipv4.ip_local_port_range)
+	evicted=$(th_stat evicted)
+	sysctl -qw net.ipv4.ip_local_port_range="40000 40001"
+	for i in 1 2 3 4; do
+		codes+=$(cli timeout 10 bash -c "exec 3<>/dev/tcp/$RELAY/80 &&
+			printf 'GET /?n=$i HTTP/1.0\r\n\r\n' >&3 && cat <&3" | awk 'NR == 1 { printf "%s ", $2 }')
+		th_wait_until 10 sh -c "! ss -Htan 'sport >= :40000 and sport <= :40001' | grep -q ." ||
+			fail "the relay's server socket did not close: $(ss -Htan 'sport >= :40000 and sport <= :40001')"
+	done
+	sysctl -qw net.ipv4.ip_local_port_range="$range"
+	assertEquals "status codes of 4 connections over 2 ports" "200 200 200 200 " "$codes"
+	assertTrue "closing flows taken over (evicted $evicted -> $(th_stat evicted))" \
+		"[ $(th_stat evicted) -ge $((evicted + 3)) ]"
+}
+
 testFiftyMibDownloadIntact() {
 	local got
 	got=$(cli curl -sS --max-time 300 http://$RELAY/big.bin | sha256sum)

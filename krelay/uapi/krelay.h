@@ -69,9 +69,19 @@
  * links the socket's local port to the client flow cl names, so that the
  * server sees the client's address. Needs CAP_NET_ADMIN (EPERM), ENOENT
  * if krelay has no such flow, EADDRINUSE if the client's address with
- * this local port is already in use by another flow (bind again).
+ * this local port is already in use by another flow (bind again). A
+ * closing flow that still holds the port gives way (counted as evicted):
+ * the bind proved its socket gone, and krelay's TIME_WAIT outlasts the
+ * stack's.
  */
 #define KRELAY_SO_CLIENT		(KRELAY_SO_BASE)
+
+/*
+ * How many server-side sockets a relay binds, one after another, before it
+ * gives a client up on EADDRINUSE: a port still held by a closing flow is
+ * rare, two in a row rarer still. tcp_relay and the kernel relay alike.
+ */
+#define KRELAY_BIND_TRIES		4
 
 /*
  * setsockopt(fd, IPPROTO_IP, KRELAY_SO_LISTENER, NULL, 0) on tcp_relay's
