@@ -35,6 +35,8 @@ LAB_SUITES ?= krelay_config_test.sh krelay_udp_test.sh krelay_udp_conntrack_test
 	krelay_attack_test.sh webadmin_test.sh krelayctl_test.sh kfuzz_test.sh stress_test.sh
 LAB_SUITES_612 ?= krelay_config_test.sh krelay_udp_test.sh krelay_tcp_test.sh \
 	krelay_tcp_kernel_test.sh krelay_kmode_test.sh krelay_attack_test.sh
+# Suites beyond check's time: check-kernels and check-debug run them too.
+LAB_SUITES_LONG ?= stress_kernel_test.sh
 # Suites that run on the host.
 HOST_SUITES ?= $(wildcard tests/deps_test.sh tests/libkrelay_test.sh tests/tcp_relay_test.sh \
 	tests/webadmin_host_test.sh tests/webadmin_config_test.sh \
@@ -91,8 +93,8 @@ check-lab:
 	$(Q)KVER=$(KVER_612) tests/lab/run $(LAB_SUITES_612)
 
 check-kernels: all
-	$(Q)tests/lab/run $(LAB_SUITES)
-	$(Q)KVER=$(KVER_612) tests/lab/run $(LAB_SUITES)
+	$(Q)tests/lab/run $(LAB_SUITES) $(LAB_SUITES_LONG)
+	$(Q)KVER=$(KVER_612) tests/lab/run $(LAB_SUITES) $(LAB_SUITES_LONG)
 
 # webadmin's libFuzzer targets, SOAK_TIME seconds each (default 600).
 fuzz:
@@ -136,7 +138,7 @@ check-dashboard:
 # the better part of an hour) and on Debian's PREEMPT_RT kernel (fetched
 # by deps.sh debug). Slow: not part of check. Leaves the module built for
 # KVER again.
-DEBUG_SUITES ?= $(LAB_SUITES)
+DEBUG_SUITES ?= $(LAB_SUITES) $(LAB_SUITES_LONG)
 deps-debug:
 	$(Q)sh scripts/deps.sh debug
 

@@ -16,15 +16,7 @@ RELAY=192.168.0.2
 TCP_RELAY=$TH_TOP/tcp_relay/tcp_relay
 PROBE=$TH_TOP/tests/sockopt_probe
 T=
-TCP_MODE=${TH_TCP_MODE:-user}
-
-# user_only: a test about tcp_relay itself; skipped in kernel mode
-# (`user_only || return 0`).
-user_only() {
-	[ "$TCP_MODE" = user ] && return 0
-	startSkipping
-	return 1
-}
+TCP_MODE=$TH_TCP_MODE
 
 # steer_port: where T1 steers: gport (tcp_relay), or the kernel listener.
 steer_port() {
@@ -232,7 +224,7 @@ testEntryShowsBothLegsAndGoesAfterClose() {
 
 testGportChangeWithSighupKeepsRelaying() {
 	local pid
-	user_only || return 0
+	th_user_only || return 0
 	pid=$(cat "$T/tcp_relay.pid")
 	th_set gport 16001 || fail "gport 16001 refused"
 	kill -HUP "$pid"
@@ -360,7 +352,7 @@ testHashGrowsUnderADownloadWithoutLosingIt() {
 # call holds the module: an rmmod then fails with EAGAIN).
 testRegisteredListenerIsNotRegisteredAgain() {
 	local pid
-	user_only || return 0
+	th_user_only || return 0
 
 	pid=$(cat "$T/tcp_relay.pid")
 	th_wait_listener || fail "tcp_relay's listener is not registered"

@@ -58,6 +58,17 @@ TH_KO=$TH_TOP/build/kmod/$(uname -r)/krelay.ko
 [ -f "$TH_KO" ] || TH_KO=$TH_TOP/krelay/krelay.ko
 TH_PROC=/proc/krelay
 TH_START=/sys/module/krelay/parameters/start
+# The mode a suite relays TCP in: user (tcp_relay, the default) or kernel
+# (krelay itself); the *_kernel_test.sh wrappers set TH_TCP_MODE.
+TH_TCP_MODE=${TH_TCP_MODE:-user}
+
+# th_user_only: a test about tcp_relay itself, or about no TCP at all;
+# skipped in kernel mode (`th_user_only || return 0`).
+th_user_only() {
+	[ "$TH_TCP_MODE" = user ] && return 0
+	startSkipping
+	return 1
+}
 
 cli() { ip netns exec cli "$@"; }
 srv() { ip netns exec srv "$@"; }

@@ -11,7 +11,9 @@
 # in a row; tcp_relay's children and tcp_relay itself killed mid-transfer;
 # a server that stops; a slow client; too few descriptors; tcp_relay's
 # privileges. STRESS_SCALE=check (default, make check) or full
-# (make check-stress) sets the counts.
+# (make check-stress) sets the counts. TH_TCP_MODE=kernel
+# (stress_kernel_test.sh): the TCP tests with krelay relaying TCP itself;
+# those about tcp_relay's processes, and the UDP one, are skipped.
 # lab-budget: 900 s (usually 190-245 s on 2 cores under TCG)
 
 . "$(dirname "$0")/lib.sh"
@@ -86,12 +88,13 @@ none_alive() {
 	return 0
 }
 
-# relay_limits: the suite's limits in krelay's relay knobs (a reload
-# brings back the defaults).
+# relay_limits: the suite's limits in krelay's relay knobs, and its
+# tcp_mode (a reload brings back the defaults).
 relay_limits() {
 	th_set relay_max_pairs 256 && th_set relay_max_per_client "$PER_CLIENT" &&
-		th_set relay_idle_timeout "$IDLE"
+		th_set relay_idle_timeout "$IDLE" && th_set tcp_mode "$TH_TCP_MODE"
 }
+kernel_pairs_are() { [ "$(th_stat kernel_pairs)" = "$1" ]; }
 
 # start_relay [ARGS...]: tcp_relay as nobody with the suite's limits.
 start_relay() {
@@ -215,6 +218,7 @@ tearDown() {
 # else, no bounding set, no_new_privs: nothing to regain by execve.
 testTcpRelayKeepsOnlyNetAdminAsNobody() {
 	local p c st n=0 z=0000000000000000 na=0000000000001000
+	th_user_only || return 0
 	p=$(relay_pid)
 	th_wait_until 10 kids_at_least "$p" 4
 	assertEquals "tcp_relay's parent" \
@@ -286,6 +290,7 @@ testLoadRecoversAfterModuleReloads() {
 # new flows, which evict each other instead.
 testUdpFloodPastLimitEvictsAnsweredKeepsStreams() {
 	local base evicted i
+	th_user_only || return 0
 	th_set udp_timeout 30
 	th_set udp_stream_timeout 120
 	echo flush > $TH_PROC/nat
@@ -329,12 +334,13 @@ testUdpFloodPastLimitEvictsAnsweredKeepsStreams() {
 }
 
 testManyConnectionsInARowLeaveNoResidue() {
-	local p fds0 kids0 ins0 codes i
+	local p fds0 kids0 ins0 pairs0 codes i
 	p=$(relay_pid)
 	pool_settles "$p" 4
 	fds0=$(nfds "$p")
 	kids0=$(kids "$p")
 	ins0=$(th_stat insert)
+	pairs0=$(th_stat kernel_pairs_total)
 	for i in $(seq "$CONNS"); do
 		printf 'url = "http://%s/?n=%d"\noutput = "/dev/null"\n' $RELAY "$i"
 	done > "$T/curl.conf"
@@ -345,6 +351,13 @@ testManyConnectionsInARowLeaveNoResidue() {
 	assertTrue "flows created" "[ $(($(th_stat insert) - ins0)) -ge $CONNS ]"
 	th_wait_until 60 stat_is entries_tcp 0
 	assertEquals "TCP entries after" 0 "$(tcp_entries)"
+	if [ "$TH_TCP_MODE" = kernel ]; then
+		assertTrue "kernel pairs made: $pairs0 -> $(th_stat kernel_pairs_total)" \
+			"[ $(($(th_stat kernel_pairs_total) - pairs0)) -ge $CONNS ]"
+		th_wait_until 30 kernel_pairs_are 0
+		assertEquals "kernel pairs after" 0 "$(th_stat kernel_pairs)"
+		return 0
+	fi
 	pool_settles "$p" "$kids0"
 	th_wait_until 30 fds_are "$p" "$fds0"
 	assertEquals "tcp_relay's descriptors" "$fds0" "$(nfds "$p")"
@@ -374,6 +387,7 @@ download_end() {
 
 testKilledChildrenCloseBothPeers() {
 	local p fds0 out
+	th_user_only || return 0
 	p=$(relay_pid)
 	pool_settles "$p" 4
 	fds0=$(nfds "$p")
@@ -440,7 +454,7 @@ testSlowClientDoesNotStarveOthers() {
 	for i in $(seq 20); do http_ok && ok=$((ok + 1)); done
 	wait "$lp"
 	out=$(cat "$T/loris")
-	echo "stress: slowloris: $out; others: $ok/20 served, slow pairs relayed $pairs"
+	echo "stress: slowloris ($TH_TCP_MODE mode): $out; others: $ok/20 served, slow pairs relayed $pairs"
 	assertEquals "other client's requests during the slow one" 20 "$ok"
 	assertTrue "slow client got more than $PER_CLIENT pairs ($pairs)" \
 		"[ $pairs -le $PER_CLIENT ]"
@@ -451,6 +465,7 @@ testSlowClientDoesNotStarveOthers() {
 
 testDescriptorLimitRefusesCleanlyAndRecovers() {
 	local p fds0 out
+	th_user_only || return 0
 	stop_relay
 	PER_CLIENT=200 start_relay prlimit --nofile=40:40
 	p=$(relay_pid)
@@ -473,6 +488,7 @@ testDescriptorLimitRefusesCleanlyAndRecovers() {
 
 testWebadminRestartsKilledTcpRelay() {
 	local p p2 old_kids
+	th_user_only || return 0
 	stop_relay
 	# curl's rate limit reads in bursts and then pauses for seconds with
 	# a full window: a long idle timeout keeps that pause from ending the

@@ -594,6 +594,47 @@ testMetricsMatchTheStats() {
 	assertEquals "krelay_tcp_relay_up" 1 "$(metric krelay_tcp_relay_up)"
 }
 
+# api_gport PORT: the gport of the API's TCP flow from 10.0.0.1:PORT.
+api_gport() {
+	areq GET /api/nat
+	jv ".entries[] | select(.proto == \"tcp\" and .client == \"10.0.0.1:$1\") | .gport"
+}
+
+# tcp_mode through the API: the kernel relays new connections (its
+# listener's port in the flow and in the metrics), tcp_relay stays
+# supervised, and back to user mode tcp_relay relays again.
+testTcpModeKernelThroughTheApi() {
+	local page pairs0 lport
+	th_set tcp_timeout_close 600
+	page=$(cat "$T/www/index.html")
+	ajson PUT /api/config '{"tcp_mode": "kernel"}'
+	assertEquals "PUT tcp_mode kernel: $(cat "$T/body")" 200 "$CODE"
+	assertEquals "tcp_mode in /proc" kernel "$(th_knob tcp_mode)"
+	areq GET /api/config
+	assertEquals "tcp_mode in GET /api/config" kernel "$(jv .tcp_mode)"
+	lport=$(th_stat kernel_listener_port)
+	assertTrue "the kernel listener has a port: $lport" "[ ${lport:-0} -gt 0 ]"
+	areq GET /metrics
+	pairs0=$(metric krelay_kernel_pairs_total)
+	assertEquals "curl in kernel mode" "$page" "$(curl_from 40611)"
+	assertEquals "the flow's gport is the kernel listener's" "$lport" "$(api_gport 40611)"
+	areq GET /metrics
+	assertEquals "krelay_kernel_listener_port" "$lport" "$(metric krelay_kernel_listener_port)"
+	assertEquals "krelay_kernel_pairs_total grew by one (from $pairs0)" $((pairs0 + 1)) \
+		"$(metric krelay_kernel_pairs_total)"
+	assertTrue "krelay_kernel_bytes_total counts the page" \
+		"[ $(metric krelay_kernel_bytes_total) -gt ${#page} ]"
+	assertEquals "tcp_relay still supervised" 1 "$(metric krelay_tcp_relay_up)"
+	ajson PUT /api/config '{"tcp_mode": "user"}'
+	assertEquals "PUT tcp_mode user" 200 "$CODE"
+	assertEquals "curl back in user mode" "$page" "$(curl_from 40612)"
+	assertEquals "the flow's gport is tcp_relay's" "$(th_knob gport)" "$(api_gport 40612)"
+	areq GET /metrics
+	assertEquals "no kernel listener in user mode" 0 "$(metric krelay_kernel_listener_port)"
+	assertEquals "no new kernel pair in user mode" $((pairs0 + 1)) \
+		"$(metric krelay_kernel_pairs_total)"
+}
+
 testGportChangeTcpRelayFollowsWithoutCuttingConnections() {
 	local hold
 	rm -f "$T/go" "$T/held.out"

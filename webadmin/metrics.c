@@ -219,6 +219,8 @@ enum MHD_Result metrics_get(struct MHD_Connection *c, struct request *r,
 		   "The port of the listener steered SYNs go to (0: none registered, TCP clients refused).");
 	stat_gauge(f, stats, "hash_buckets",
 		   "Buckets of krelay's flow hash (it grows with max_entries).");
+	stat_gauge(f, stats, "kernel_listener_port",
+		   "The port of the kernel relay's listener (0: tcp_mode user, none).");
 	stat_gauge(f, stats, "kernel_pairs",
 		   "TCP pairs the kernel relay (tcp_mode kernel) relays now.");
 	stat_counter(f, stats, "kernel_pairs_total",
