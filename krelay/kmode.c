@@ -25,8 +25,11 @@
  * every pair to end and waits until none is left; the workqueue is
  * destroyed only after that, so no work item outlives the module.
  */
+#include <linux/hashtable.h>
 #include <linux/in.h>
 #include <linux/net.h>
+#include <linux/random.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <net/inet_sock.h>
@@ -39,6 +42,7 @@
 #define KRELAY_ACCEPT_BURST	64
 #define KRELAY_PAIR_BUDGET	64		/* buffers moved per run */
 #define KRELAY_BACKLOG		4096
+#define KRELAY_CLIENT_BITS	10		/* 1024 buckets of clients */
 
 enum { CLI, SRV, NSIDES };
 
@@ -64,6 +68,13 @@ struct pair_cb {
 	void	(*error_report)(struct sock *sk);
 };
 
+/* A client address and its pairs, for relay_max_per_client. */
+struct pair_client {
+	struct hlist_node	node;		/* in clients, under pairs_lock */
+	__be32			ip;
+	u32			pairs;
+};
+
 struct krelay_pair {
 	struct socket		*sock[NSIDES];
 	struct pair_cb		saved[NSIDES];
@@ -76,7 +87,7 @@ struct krelay_pair {
 	enum pair_state		state;		/* the work's, once set up */
 	bool			kill;		/* end at once: kmode_stop */
 	unsigned int		reset;		/* sides to end with RST */
-	__be32			client_ip;
+	struct pair_client	*client;	/* under pairs_lock */
 	unsigned long		last;		/* jiffies: last progress */
 	unsigned long		deadline;	/* jiffies: connect deadline */
 	unsigned long		idle;		/* jiffies: relay_idle_timeout */
@@ -88,6 +99,9 @@ static DEFINE_SPINLOCK(pairs_lock);
 static atomic_t npairs = ATOMIC_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(pairs_gone);
 static bool cutting;		/* under pairs_lock: refuse new pairs */
+/* Clients with pairs, under pairs_lock; keyed so chains cannot be aimed. */
+static DEFINE_HASHTABLE(clients, KRELAY_CLIENT_BITS);
+static hsiphash_key_t clients_key;
 
 /*
  * The listener: kl_sock under kmode_mutex (taken inside
@@ -212,11 +226,17 @@ static void pair_put(struct krelay_pair *p)
 static void pair_free_work(struct work_struct *w)
 {
 	struct krelay_pair *p = container_of(w, struct krelay_pair, free_work);
+	struct pair_client *c = p->client;
 
 	/* Out of kmode_stop's sight before its work is cancelled. */
 	spin_lock_bh(&pairs_lock);
 	list_del(&p->list);
+	if (--c->pairs)
+		c = NULL;
+	else
+		hash_del(&c->node);
 	spin_unlock_bh(&pairs_lock);
+	kfree(c);
 	pair_put(p);
 }
 
@@ -384,16 +404,49 @@ static void refuse(struct socket *sock)
 	sock_release(sock);
 }
 
-/* Pairs of this client address, and room for one more? Under pairs_lock. */
-static bool client_has_room(__be32 ip, u32 max)
+/* The client with this address, NULL if it has no pair. Under pairs_lock. */
+static struct pair_client *client_find(__be32 ip, u32 h)
 {
-	struct krelay_pair *p;
-	u32 n = 0;
+	struct pair_client *c;
 
-	list_for_each_entry(p, &pairs, list)
-		if (p->client_ip == ip && ++n >= max)
-			return false;
-	return true;
+	hlist_for_each_entry(c, &clients[h], node)
+		if (c->ip == ip)
+			return c;
+	return NULL;
+}
+
+/*
+ * List p, counted against the limits, or false: no room, or stopping.
+ * fresh is a record for ip should it have none yet, kept or freed here.
+ */
+static bool pair_admit(struct krelay_pair *p, __be32 ip,
+		       struct pair_client *fresh)
+{
+	u32 h = hsiphash_1u32((__force u32)ip, &clients_key) &
+		(HASH_SIZE(clients) - 1);
+	struct pair_client *c;
+	bool room;
+
+	spin_lock_bh(&pairs_lock);
+	c = client_find(ip, h);
+	room = !cutting &&
+	       atomic_read(&npairs) < READ_ONCE(krelay_cfg.relay_max_pairs) &&
+	       (c ? c->pairs : 0) < READ_ONCE(krelay_cfg.relay_max_per_client);
+	if (room) {
+		if (!c) {
+			c = fresh;
+			fresh = NULL;
+			c->ip = ip;
+			hlist_add_head(&c->node, &clients[h]);
+		}
+		c->pairs++;
+		p->client = c;
+		list_add(&p->list, &pairs);
+		atomic_inc(&npairs);
+	}
+	spin_unlock_bh(&pairs_lock);
+	kfree(fresh);
+	return room;
 }
 
 static void sock_urg_inline(struct socket *sock)
@@ -486,9 +539,9 @@ static void pair_start(struct socket *cli)
 {
 	struct sockaddr_in server = { .sin_family = AF_INET };
 	__be32 ip = inet_sk(cli->sk)->inet_daddr;
+	struct pair_client *fresh;
 	struct krelay_origdst od;
 	struct krelay_pair *p;
-	bool room;
 	int err;
 
 	if (krelay_origdst_of(cli->sk, &od)) {
@@ -496,18 +549,13 @@ static void pair_start(struct socket *cli)
 		return;
 	}
 	p = kzalloc(sizeof(*p), GFP_KERNEL);
-	if (!p) {
-		refuse(cli);
-		return;
-	}
+	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
+	if (!p || !fresh)
+		goto fail;
 	pair_set_cc(cli, CLI);
 	err = server_socket(cli, &od, &p->sock[SRV]);
-	if (err) {
-		kfree(p);
-		refuse(cli);
-		return;
-	}
-	p->client_ip = ip;
+	if (err)
+		goto fail;
 	p->sock[CLI] = cli;
 	refcount_set(&p->ref, 2);
 	INIT_WORK(&p->work, pair_work);
@@ -517,17 +565,7 @@ static void pair_start(struct socket *cli)
 	p->deadline = jiffies +
 		      READ_ONCE(krelay_cfg.relay_connect_timeout) * HZ;
 
-	spin_lock_bh(&pairs_lock);
-	room = !cutting &&
-	       atomic_read(&npairs) <
-			READ_ONCE(krelay_cfg.relay_max_pairs) &&
-	       client_has_room(ip, READ_ONCE(krelay_cfg.relay_max_per_client));
-	if (room) {
-		list_add(&p->list, &pairs);
-		atomic_inc(&npairs);
-	}
-	spin_unlock_bh(&pairs_lock);
-	if (!room) {
+	if (!pair_admit(p, ip, fresh)) {
 		sock_release(p->sock[SRV]);
 		kfree(p);
 		refuse(cli);
@@ -548,6 +586,11 @@ static void pair_start(struct socket *cli)
 	smp_store_release(&p->state, PAIR_CONNECTING);
 	queue_work(kmode_wq, &p->work);
 	pair_put(p);
+	return;
+fail:
+	kfree(fresh);
+	kfree(p);
+	refuse(cli);
 }
 
 /* ---- the listener ----------------------------------------------------- */
@@ -697,6 +740,7 @@ int krelay_kmode_init(void)
 	if (!kmode_wq)
 		return -ENOMEM;
 	INIT_WORK(&accept_work, accept_fn);
+	get_random_bytes(&clients_key, sizeof(clients_key));
 	return 0;
 }
 
