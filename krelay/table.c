@@ -517,6 +517,14 @@ struct krelay_flow *krelay_flow_create(const struct krelay_tuple *orig,
 	return f;
 }
 
+/* The server-side roles' tuples of f linked to the relay's socket local:y. */
+static void srv_tuples(const struct krelay_flow *f, __be32 local_ip, __be16 y,
+		       struct krelay_tuple *out, struct krelay_tuple *in)
+{
+	set_tuple(out, local_ip, y, f->server_ip, f->server_port, f->proto);
+	set_tuple(in, f->server_ip, f->server_port, f->client_ip, y, f->proto);
+}
+
 /*
  * Hash the server-side roles of a TCP flow (tcp_relay's socket local:y,
  * whose sock_diag cookie the hooks check on T3). The fields T3 and T4
@@ -532,10 +540,8 @@ static int flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y,
 		err = f->dead ? -ENOENT : -EBUSY;
 		goto out;
 	}
-	set_tuple(&f->node[KRELAY_ROLE_SRV_OUT].t, local_ip, y, f->server_ip,
-		  f->server_port, f->proto);
-	set_tuple(&f->node[KRELAY_ROLE_SRV_IN].t, f->server_ip, f->server_port,
-		  f->client_ip, y, f->proto);
+	srv_tuples(f, local_ip, y, &f->node[KRELAY_ROLE_SRV_OUT].t,
+		   &f->node[KRELAY_ROLE_SRV_IN].t);
 	WRITE_ONCE(f->local_ip, local_ip);
 	WRITE_ONCE(f->y, y);
 	f->cookie[0] = cookie[0];
@@ -591,8 +597,7 @@ int krelay_flow_link(struct krelay_flow *f, __be32 local_ip, __be16 y,
 	err = flow_link(f, local_ip, y, cookie);
 	if (err != -EADDRINUSE)
 		return err;
-	set_tuple(&out, local_ip, y, f->server_ip, f->server_port, f->proto);
-	set_tuple(&in, f->server_ip, f->server_port, f->client_ip, y, f->proto);
+	srv_tuples(f, local_ip, y, &out, &in);
 	gone = reclaim(&out, f);
 	gone |= reclaim(&in, f);
 	return gone ? flow_link(f, local_ip, y, cookie) : err;
