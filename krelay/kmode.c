@@ -13,11 +13,13 @@
  * A pair is a client socket, a server socket, one work item and a timer.
  * The sockets' callbacks (data ready, write space, state change, error)
  * only queue the pair's work, under sk_callback_lock; the work does
- * everything else in process context, one direction at a time, so no
- * socket lock is ever held while another is taken. Each direction moves
- * through a buffer of KRELAY_PAIR_BUF bytes, taken while data is in
- * flight and given back when drained: a slow reader stalls its writer
- * through TCP's own flow control and nothing else grows.
+ * everything else in process context, one direction at a time, and no
+ * other work locks its sockets. Each direction hands the source's
+ * receive queue to the destination's send queue without a copy
+ * (tcp_read_sock and skb_send_sock_locked, as sockmap): the relay holds
+ * no buffer of its own, at most one byte read at an urgent mark, so a
+ * slow reader stalls its writer through TCP's own flow control and a
+ * pair's memory is its two sockets' buffers.
  *
  * A pair ends in its own work: the callbacks are restored, the timer shut
  * down, then free_work (a second item) waits for any last run of the work,
@@ -38,9 +40,9 @@
 
 #include "krelay.h"
 
-#define KRELAY_PAIR_BUF		(16 * 1024)	/* a direction's buffer */
+#define KRELAY_PUMP_BYTES	(64 * 1024)	/* a direction's turn */
 #define KRELAY_ACCEPT_BURST	64
-#define KRELAY_PAIR_BUDGET	64		/* buffers moved per run */
+#define KRELAY_PAIR_BUDGET	16		/* turns per run */
 #define KRELAY_BACKLOG		4096
 #define KRELAY_CLIENT_BITS	10		/* 1024 buckets of clients */
 
@@ -55,10 +57,9 @@ enum pair_state {
 
 /* One direction: from sock[from] to sock[!from]. */
 struct pair_dir {
-	char		*buf;		/* NULL while empty */
-	unsigned int	off, len;	/* bytes at buf + off still to send */
-	bool		eof;		/* read 0 from the source */
-	bool		shut;		/* the FIN passed on */
+	bool		shut;		/* the source's FIN passed on */
+	u8		nheld;		/* held is read, not yet sent */
+	char		held;		/* the byte at an urgent mark */
 };
 
 struct pair_cb {
@@ -216,7 +217,6 @@ static void pair_put(struct krelay_pair *p)
 		if (p->reset & BIT(side))
 			sock_no_linger(p->sock[side]->sk);
 		sock_release(p->sock[side]);
-		kfree(p->dir[side].buf);
 	}
 	kfree(p);
 	if (atomic_dec_and_test(&npairs))
@@ -259,72 +259,124 @@ static void pair_end(struct krelay_pair *p, unsigned int reset)
 /* ---- the data path ---------------------------------------------------- */
 
 /*
- * Move what one direction can: read when the buffer is empty, send what it
- * holds, pass a FIN on once drained. 1 progress, 0 nothing to do now,
- * -1 the pair must end (*reset says which sides get a RST).
+ * tcp_read_sock's actor: hand the source's bytes to the destination
+ * (desc->arg.data, locked) without copying them, as sockmap does: the
+ * destination's skbs take references on the source's pages. Short when
+ * the destination is full; its error is kept in desc->error.
+ */
+static int pump_actor(read_descriptor_t *desc, struct sk_buff *skb,
+		      unsigned int off, size_t len)
+{
+	int n;
+
+	if (!desc->count)
+		return 0;	/* this turn is over */
+	n = skb_send_sock_locked(desc->arg.data, skb, off,
+				 min_t(size_t, len, desc->count));
+	if (n <= 0) {
+		desc->error = n ? n : -EAGAIN;
+		return 0;
+	}
+	desc->count -= n;
+	return n;
+}
+
+/*
+ * The source's queue, up to KRELAY_PUMP_BYTES, straight into the
+ * destination's. Both socket locks are held: the source's first, as a
+ * pair's work is the only one to lock its sockets and never runs twice
+ * at once, no other order can meet this one.
+ */
+static int pump_queue(struct sock *src, struct sock *dst, int *err)
+{
+	read_descriptor_t desc = {
+		.count = KRELAY_PUMP_BYTES,
+		.arg.data = dst,
+	};
+	int n;
+
+	lock_sock(src);
+	lock_sock_nested(dst, SINGLE_DEPTH_NESTING);
+	n = tcp_read_sock(src, &desc, pump_actor);
+	release_sock(dst);
+	release_sock(src);
+	*err = desc.error;
+	return n;
+}
+
+/* Send the byte read at the urgent mark; -EAGAIN keeps it for later. */
+static int pump_held(struct pair_dir *d, struct socket *dst)
+{
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+	struct kvec iov = { .iov_base = &d->held, .iov_len = 1 };
+	int n;
+
+	n = kernel_sendmsg(dst, &msg, &iov, 1, 1);
+	if (n == 1) {
+		d->nheld = 0;
+		krelay_count_n(KRELAY_STAT_KPAIR_BYTES, 1);
+	}
+	return n == 1 ? 0 : (n ? n : -EAGAIN);
+}
+
+/*
+ * Move what one direction can: the source's queue to the destination, a
+ * FIN passed on once the source's has been read. What tcp_read_sock does
+ * not take (the end, an error, the byte at an urgent mark: it stops
+ * there) is read by recvmsg, one byte at a time. 1 progress, 0 nothing to
+ * do now, -1 the pair must end (*reset says which sides get a RST).
  */
 static int pump(struct krelay_pair *p, int from, unsigned int *reset)
 {
 	struct pair_dir *d = &p->dir[from];
 	struct socket *src = p->sock[from], *dst = p->sock[!from];
-	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
-	struct kvec iov;
-	int n;
+	struct msghdr msg = {};
+	struct kvec iov = { .iov_base = &d->held, .iov_len = 1 };
+	int n, err;
 
-	if (!d->len && !d->eof) {
-		if (!d->buf) {
-			d->buf = kmalloc(KRELAY_PAIR_BUF, GFP_KERNEL);
-			if (!d->buf) {
-				*reset = BIT(CLI) | BIT(SRV);
-				return -1;
-			}
-		}
-		iov.iov_base = d->buf;
-		iov.iov_len = KRELAY_PAIR_BUF;
-		n = kernel_recvmsg(src, &msg, &iov, 1, KRELAY_PAIR_BUF,
-				   MSG_DONTWAIT);
-		if (n == -EAGAIN) {
-			/* Drained and quiet: give the buffer back. */
-			kfree(d->buf);
-			d->buf = NULL;
-			return 0;
-		}
-		if (n < 0) {
-			/* A RST (or error) from the source: a RST onward. */
-			*reset = BIT(!from);
-			return -1;
-		}
-		if (n == 0) {
-			d->eof = true;
-			kfree(d->buf);
-			d->buf = NULL;
-		}
-		d->off = 0;
-		d->len = n;
+	if (d->shut)
+		return 0;
+	if (d->nheld) {
+		err = pump_held(d, dst);
+		if (err == -EAGAIN)
+			return 0;	/* write_space queues the work */
+		if (err)
+			goto dst_failed;
 		return 1;
 	}
-	if (d->len) {
-		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-		iov.iov_base = d->buf + d->off;
-		iov.iov_len = d->len;
-		n = kernel_sendmsg(dst, &msg, &iov, 1, d->len);
-		if (n == -EAGAIN)
-			return 0;	/* write_space queues the work */
-		if (n < 0) {
-			*reset = BIT(from);
-			return -1;
-		}
-		d->off += n;
-		d->len -= n;
+	n = pump_queue(src->sk, dst->sk, &err);
+	if (n > 0) {
 		krelay_count_n(KRELAY_STAT_KPAIR_BYTES, n);
 		return 1;
 	}
-	if (d->eof && !d->shut) {
-		kernel_sock_shutdown(dst, SHUT_WR);
-		d->shut = true;
+	if (err == -EAGAIN)
+		return 0;		/* write_space queues the work */
+	if (err)
+		goto dst_failed;
+	if (skb_queue_empty_lockless(&src->sk->sk_receive_queue) &&
+	    !(READ_ONCE(src->sk->sk_shutdown) & RCV_SHUTDOWN) &&
+	    !READ_ONCE(src->sk->sk_err))
+		return 0;		/* drained and quiet */
+	n = kernel_recvmsg(src, &msg, &iov, 1, 1, MSG_DONTWAIT);
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0) {
+		/* A RST (or error) from the source: a RST onward. */
+		*reset = BIT(!from);
+		return -1;
+	}
+	if (n) {
+		d->nheld = 1;
 		return 1;
 	}
-	return 0;
+	/* The source's FIN, every byte before it passed on: pass it on. */
+	kernel_sock_shutdown(dst, SHUT_WR);
+	d->shut = true;
+	return 1;
+dst_failed:
+	/* The destination is gone: the source gets a RST. */
+	*reset = BIT(from);
+	return -1;
 }
 
 static void pair_relay(struct krelay_pair *p)
