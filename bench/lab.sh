@@ -31,6 +31,8 @@
 # BENCH_LOOKUP (the table sizes, default 1000,60000,1000000),
 # BENCH_FILL_PPS (the rate that fills the table for lookup, default 50000),
 # BENCH_PERF=1 (one more DNS run per table size, profiled: perf-lookup.*),
+# BENCH_PATHS (a comma list of the TCP paths to measure, default all:
+# routed,nft,krelay,krelay_kernel,haproxy,socat),
 # BENCH_LOOKUP_Q (dnsperf's queries outstanding in lookup, default 32),
 # BENCH_LOOKUP_CYCLES (empty, then each size, again from a flushed table:
 # default 3), BENCH_LOOKUP_DUR (seconds per lookup run, default 8);
@@ -81,7 +83,8 @@ declare -A HTTP=([routed]=$REAL:80 [nft]=$RELAY:8081 [krelay]=$RELAY:80
 declare -A BULK=([routed]=$REAL:5201 [nft]=$RELAY:5202 [krelay]=$RELAY:5201
 	[krelay_kernel]=$RELAY:5201 [haproxy]=$RELAY:5203 [socat]=$RELAY:5204)
 declare -A DNS=([routed]=$REAL:5300 [nft]=$RELAY:5301 [krelay]=$RELAY:5300)
-TCP_PATHS="routed nft krelay krelay_kernel haproxy socat"
+TCP_PATHS=${BENCH_PATHS:-routed,nft,krelay,krelay_kernel,haproxy,socat}
+TCP_PATHS=${TCP_PATHS//,/ }
 UDP_PATHS="routed nft krelay"
 
 # ---- set-up
