@@ -22,8 +22,10 @@
  * pair's memory is its two sockets' buffers.
  *
  * A pair ends in its own work: the callbacks are restored, the timer shut
- * down, then free_work (a second item) waits for any last run of the work,
- * releases the sockets and frees the pair. krelay_kmode_stop() asks
+ * down and the pair unlisted, so nothing can queue the work again; a run
+ * queued meanwhile is taken back, and the work releases the sockets and
+ * frees the pair (and itself) unless pair_start still holds the pair,
+ * whose put then waits for the work and frees it. krelay_kmode_stop() asks
  * every pair to end and waits until none is left; the workqueue is
  * destroyed only after that, so no work item outlives the module.
  */
@@ -48,11 +50,57 @@
 
 enum { CLI, SRV, NSIDES };
 
+/*
+ * A pair's life is a table, as conntrack's TCP tracker is: each run of its
+ * work finds one input (pair_input) and pair_steps gives the next state;
+ * a step to PAIR_DEAD says which sides get a RST (the others a FIN).
+ */
 enum pair_state {
 	PAIR_SETUP,		/* pair_start still at it: the work waits */
 	PAIR_CONNECTING,	/* the server connect in progress */
-	PAIR_RELAYING,
-	PAIR_DEAD,		/* ended: callbacks restored, free_work queued */
+	PAIR_RELAYING,		/* both directions, or one after a FIN */
+	PAIR_DEAD,		/* ended: callbacks restored, unlisted */
+	PAIR_NSTATES
+};
+
+enum pair_input {
+	PI_KILL,		/* kmode_stop: every pair ends */
+	PI_REFUSED,		/* the server connect failed */
+	PI_EXPIRED,		/* relay_connect_timeout or relay_idle_timeout */
+	PI_PENDING,		/* the server connect still in progress */
+	PI_CONNECTED,		/* the server accepted */
+	PI_MOVED,		/* each direction moved what it could */
+	PI_FAILED,		/* a side reset or failed (pump says which) */
+	PI_CLOSED,		/* both FINs passed on */
+	PI_NINPUTS
+};
+
+#define RST_BOTH	(BIT(CLI) | BIT(SRV))
+#define RST_FOUND	0xff	/* the sides pump named */
+
+struct pair_step {
+	u8	next;		/* enum pair_state; PAIR_SETUP: cannot happen */
+	u8	rst;		/* to PAIR_DEAD: sides reset, or RST_FOUND */
+};
+
+#define GO(s)		{ .next = (s) }
+#define END(r)		{ .next = PAIR_DEAD, .rst = (r) }
+
+static const struct pair_step pair_steps[PAIR_NSTATES][PI_NINPUTS] = {
+	[PAIR_CONNECTING] = {
+		[PI_KILL]	= END(RST_BOTH),
+		[PI_REFUSED]	= END(RST_BOTH),	/* the client is reset */
+		[PI_EXPIRED]	= END(RST_BOTH),
+		[PI_PENDING]	= GO(PAIR_CONNECTING),
+		[PI_CONNECTED]	= GO(PAIR_RELAYING),
+	},
+	[PAIR_RELAYING] = {
+		[PI_KILL]	= END(RST_BOTH),
+		[PI_EXPIRED]	= END(RST_BOTH),
+		[PI_MOVED]	= GO(PAIR_RELAYING),
+		[PI_FAILED]	= END(RST_FOUND),
+		[PI_CLOSED]	= END(0),
+	},
 };
 
 /* One direction: from sock[from] to sock[!from]. */
@@ -81,7 +129,6 @@ struct krelay_pair {
 	struct pair_cb		saved[NSIDES];
 	struct pair_dir		dir[NSIDES];	/* dir[CLI]: client to server */
 	struct work_struct	work;
-	struct work_struct	free_work;
 	struct timer_list	timer;
 	struct list_head	list;		/* pairs, under pairs_lock */
 	refcount_t		ref;		/* pair_start's and the pair's */
@@ -201,18 +248,11 @@ static void pair_unhook(struct krelay_pair *p, int side)
 
 /* ---- a pair's end ----------------------------------------------------- */
 
-/*
- * The last reference: the pair has ended (pair_end ran: no callback, timer
- * or kmode_stop can queue its work any more), so once a last run of its
- * work is done, release the sockets and free it.
- */
-static void pair_put(struct krelay_pair *p)
+/* Release the sockets and free the pair: nothing can queue its work now. */
+static void pair_free(struct krelay_pair *p)
 {
 	int side;
 
-	if (!refcount_dec_and_test(&p->ref))
-		return;
-	cancel_work_sync(&p->work);
 	for (side = 0; side < NSIDES; side++) {
 		if (p->reset & BIT(side))
 			sock_no_linger(p->sock[side]->sk);
@@ -223,12 +263,35 @@ static void pair_put(struct krelay_pair *p)
 		wake_up(&pairs_gone);
 }
 
-static void pair_free_work(struct work_struct *w)
+/*
+ * pair_start's reference, dropped outside the pair's work: if it is the
+ * last, the pair has ended, and once a last run of its work is over the
+ * pair is freed.
+ */
+static void pair_put(struct krelay_pair *p)
 {
-	struct krelay_pair *p = container_of(w, struct krelay_pair, free_work);
-	struct pair_client *c = p->client;
+	if (!refcount_dec_and_test(&p->ref))
+		return;
+	cancel_work_sync(&p->work);
+	pair_free(p);
+}
 
-	/* Out of kmode_stop's sight before its work is cancelled. */
+/*
+ * End the pair, from its work: sides in reset get a RST (SO_LINGER 0),
+ * the others a FIN if they have not had one. The pair may be freed here:
+ * a work item may free itself, and its caller returns at once.
+ */
+static void pair_end(struct krelay_pair *p, unsigned int reset)
+{
+	struct pair_client *c = p->client;
+	int side;
+
+	p->state = PAIR_DEAD;
+	p->reset = reset;
+	for (side = 0; side < NSIDES; side++)
+		pair_unhook(p, side);
+	timer_shutdown_sync(&p->timer);
+	/* Out of kmode_stop's sight: only pair_start may queue the work now. */
 	spin_lock_bh(&pairs_lock);
 	list_del(&p->list);
 	if (--c->pairs)
@@ -237,23 +300,15 @@ static void pair_free_work(struct work_struct *w)
 		hash_del(&c->node);
 	spin_unlock_bh(&pairs_lock);
 	kfree(c);
-	pair_put(p);
-}
-
-/*
- * End the pair, from its work: sides in reset get a RST (SO_LINGER 0),
- * the others a FIN if they have not had one.
- */
-static void pair_end(struct krelay_pair *p, unsigned int reset)
-{
-	int side;
-
-	p->state = PAIR_DEAD;
-	p->reset = reset;
-	for (side = 0; side < NSIDES; side++)
-		pair_unhook(p, side);
-	timer_shutdown_sync(&p->timer);
-	queue_work(kmode_wq, &p->free_work);
+	/*
+	 * The pair's own reference. If pair_start still holds its own, its
+	 * put frees the pair after this run; else no one can queue the work
+	 * any more: take back a run queued meanwhile and free the pair.
+	 */
+	if (!refcount_dec_and_test(&p->ref))
+		return;
+	cancel_work(&p->work);
+	pair_free(p);
 }
 
 /* ---- the data path ---------------------------------------------------- */
@@ -379,71 +434,89 @@ dst_failed:
 	return -1;
 }
 
-static void pair_relay(struct krelay_pair *p)
+/*
+ * RELAYING's input: each direction moves what it can, turn about, until
+ * neither can or the budget is spent (then the work comes back, so other
+ * pairs run meanwhile).
+ */
+static enum pair_input pair_relay(struct krelay_pair *p, unsigned int *reset)
 {
-	unsigned int reset = 0;
 	int budget, r, from, moved;
 
 	for (budget = KRELAY_PAIR_BUDGET; budget > 0; budget--) {
 		moved = 0;
 		for (from = 0; from < NSIDES; from++) {
-			r = pump(p, from, &reset);
-			if (r < 0) {
-				pair_end(p, reset);
-				return;
-			}
+			r = pump(p, from, reset);
+			if (r < 0)
+				return PI_FAILED;
 			moved |= r;
 		}
 		if (!moved)
 			break;
 		p->last = jiffies;
 	}
-	if (p->dir[CLI].shut && p->dir[SRV].shut) {
-		pair_end(p, 0);
-		return;
-	}
+	if (p->dir[CLI].shut && p->dir[SRV].shut)
+		return PI_CLOSED;
 	if (!budget) {
-		/* Let other pairs run; come back. */
 		queue_work(kmode_wq, &p->work);
-		return;
+		return PI_MOVED;
 	}
-	if (time_after_eq(jiffies, p->last + p->idle)) {
-		pair_end(p, BIT(CLI) | BIT(SRV));
-		return;
-	}
-	if (!timer_pending(&p->timer))
-		mod_timer(&p->timer, p->last + p->idle);
+	if (time_after_eq(jiffies, p->last + p->idle))
+		return PI_EXPIRED;
+	return PI_MOVED;
+}
+
+/* What this run of the work finds, in the pair's state. */
+static enum pair_input pair_input(struct krelay_pair *p, unsigned int *reset)
+{
+	struct sock *srv = p->sock[SRV]->sk;
+
+	if (READ_ONCE(p->kill))
+		return PI_KILL;
+	if (p->state == PAIR_RELAYING)
+		return pair_relay(p, reset);
+	/* PAIR_CONNECTING */
+	if (READ_ONCE(srv->sk_err) || READ_ONCE(srv->sk_state) == TCP_CLOSE)
+		return PI_REFUSED;
+	if (READ_ONCE(srv->sk_state) == TCP_ESTABLISHED)
+		return PI_CONNECTED;
+	if (time_after_eq(jiffies, p->deadline))
+		return PI_EXPIRED;
+	return PI_PENDING;
 }
 
 static void pair_work(struct work_struct *w)
 {
 	struct krelay_pair *p = container_of(w, struct krelay_pair, work);
-	struct sock *srv;
+	const struct pair_step *step;
+	unsigned int reset = 0;
+	enum pair_state was;
 
 	/* Pairs with the release in pair_start: its setup is seen whole. */
 	if (smp_load_acquire(&p->state) == PAIR_SETUP ||
 	    p->state == PAIR_DEAD)
 		return;
-	if (READ_ONCE(p->kill)) {
-		pair_end(p, BIT(CLI) | BIT(SRV));
-		return;
-	}
-	if (p->state == PAIR_CONNECTING) {
-		srv = p->sock[SRV]->sk;
-		if (READ_ONCE(srv->sk_err) ||
-		    READ_ONCE(srv->sk_state) == TCP_CLOSE ||
-		    time_after_eq(jiffies, p->deadline)) {
-			/* Refused, unreachable or silent: the client is reset. */
-			pair_end(p, BIT(CLI) | BIT(SRV));
+	do {
+		was = p->state;
+		step = &pair_steps[was][pair_input(p, &reset)];
+		if (WARN_ON_ONCE(step->next == PAIR_SETUP)) {
+			/* A hole in the table: end the pair, loudly. */
+			pair_end(p, RST_BOTH);
 			return;
 		}
-		if (READ_ONCE(srv->sk_state) != TCP_ESTABLISHED)
+		if (step->next == PAIR_DEAD) {
+			pair_end(p, step->rst == RST_FOUND ? reset : step->rst);
 			return;
-		p->state = PAIR_RELAYING;
-		p->last = jiffies;
+		}
+		p->state = step->next;
+		if (p->state == PAIR_RELAYING && was == PAIR_CONNECTING) {
+			/* Connected: the idle clock starts, then relay at once. */
+			p->last = jiffies;
+			mod_timer(&p->timer, p->last + p->idle);
+		}
+	} while (p->state != was);
+	if (p->state == PAIR_RELAYING && !timer_pending(&p->timer))
 		mod_timer(&p->timer, p->last + p->idle);
-	}
-	pair_relay(p);
 }
 
 /* ---- a new pair ------------------------------------------------------- */
@@ -611,7 +684,6 @@ static void pair_start(struct socket *cli)
 	p->sock[CLI] = cli;
 	refcount_set(&p->ref, 2);
 	INIT_WORK(&p->work, pair_work);
-	INIT_WORK(&p->free_work, pair_free_work);
 	timer_setup(&p->timer, pair_timer, 0);
 	p->idle = READ_ONCE(krelay_cfg.relay_idle_timeout) * HZ;
 	p->deadline = jiffies +
