@@ -313,6 +313,13 @@ static void pair_end(struct krelay_pair *p, unsigned int reset)
 
 /* ---- the data path ---------------------------------------------------- */
 
+/* Why a source gave nothing. */
+enum pump_stop {
+	STOP_EMPTY,		/* nothing received */
+	STOP_MARK,		/* the next byte is at an urgent mark */
+	STOP_END,		/* its FIN read, or an error */
+};
+
 /*
  * tcp_read_sock's actor: hand the source's bytes to the destination
  * (desc->arg.data, locked) without copying them, as sockmap does: the
@@ -340,9 +347,12 @@ static int pump_actor(read_descriptor_t *desc, struct sk_buff *skb,
  * The source's queue, up to KRELAY_PUMP_BYTES, straight into the
  * destination's. Both socket locks are held: the source's first, as a
  * pair's work is the only one to lock its sockets and never runs twice
- * at once, no other order can meet this one.
+ * at once, no other order can meet this one. *stop says, when nothing
+ * moved and the destination took what it was given, why the source gave
+ * nothing: seen under its lock, so what arrives later queues the work.
  */
-static int pump_queue(struct sock *src, struct sock *dst, int *err)
+static int pump_queue(struct sock *src, struct sock *dst, int *err,
+		      enum pump_stop *stop)
 {
 	read_descriptor_t desc = {
 		.count = KRELAY_PUMP_BYTES,
@@ -354,6 +364,12 @@ static int pump_queue(struct sock *src, struct sock *dst, int *err)
 	lock_sock_nested(dst, SINGLE_DEPTH_NESTING);
 	n = tcp_read_sock(src, &desc, pump_actor);
 	release_sock(dst);
+	if (!skb_queue_empty(&src->sk_receive_queue))
+		*stop = STOP_MARK;	/* tcp_read_sock stops at one */
+	else if (src->sk_err || (src->sk_shutdown & RCV_SHUTDOWN))
+		*stop = STOP_END;
+	else
+		*stop = STOP_EMPTY;
 	release_sock(src);
 	*err = desc.error;
 	return n;
@@ -387,6 +403,7 @@ static int pump(struct krelay_pair *p, int from, unsigned int *reset)
 	struct socket *src = p->sock[from], *dst = p->sock[!from];
 	struct msghdr msg = {};
 	struct kvec iov = { .iov_base = &d->held, .iov_len = 1 };
+	enum pump_stop stop;
 	int n, err;
 
 	if (d->shut)
@@ -399,7 +416,7 @@ static int pump(struct krelay_pair *p, int from, unsigned int *reset)
 			goto dst_failed;
 		return 1;
 	}
-	n = pump_queue(src->sk, dst->sk, &err);
+	n = pump_queue(src->sk, dst->sk, &err, &stop);
 	if (n > 0) {
 		krelay_count_n(KRELAY_STAT_KPAIR_BYTES, n);
 		return 1;
@@ -408,10 +425,8 @@ static int pump(struct krelay_pair *p, int from, unsigned int *reset)
 		return 0;		/* write_space queues the work */
 	if (err)
 		goto dst_failed;
-	if (skb_queue_empty_lockless(&src->sk->sk_receive_queue) &&
-	    !(READ_ONCE(src->sk->sk_shutdown) & RCV_SHUTDOWN) &&
-	    !READ_ONCE(src->sk->sk_err))
-		return 0;		/* drained and quiet */
+	if (stop == STOP_EMPTY)
+		return 0;		/* data_ready queues the work */
 	n = kernel_recvmsg(src, &msg, &iov, 1, 1, MSG_DONTWAIT);
 	if (n == -EAGAIN)
 		return 0;
