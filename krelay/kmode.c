@@ -193,7 +193,12 @@ static void pair_write_space(struct sock *sk)
 
 static void pair_state_change(struct sock *sk)
 {
-	pair_kick(sk);
+	/*
+	 * The ack of our FIN (FIN_WAIT1 to FIN_WAIT2) gives the pair nothing
+	 * to do; every other change may (a connect's end, a FIN, a close).
+	 */
+	if (READ_ONCE(sk->sk_state) != TCP_FIN_WAIT2)
+		pair_kick(sk);
 }
 
 static void pair_error_report(struct sock *sk)
