@@ -133,23 +133,27 @@ check-all: check check-kernels check-stress check-valgrind check-debug check-fre
 check-dashboard:
 	$(Q)bash tests/dashboard_test.sh
 
-# Every kernel-facing suite on the debug kernel (KASAN, lockdep, kmemleak,
-# DEBUG_ATOMIC_SLEEP; built once per machine by scripts/debug-kernel.sh,
-# the better part of an hour) and on Debian's PREEMPT_RT kernel (fetched
+# Every kernel-facing suite on the debug kernels, 6.1 and 6.12 (KASAN,
+# lockdep, kmemleak, DEBUG_ATOMIC_SLEEP; each built once per machine by
+# scripts/debug-kernel.sh, the better part of an hour) and on Debian's PREEMPT_RT kernel (fetched
 # by deps.sh debug). Slow: not part of check. Leaves the module built for
 # KVER again.
 DEBUG_SUITES ?= $(LAB_SUITES) $(LAB_SUITES_LONG)
+# The debug kernels' series (scripts/debug-kernel.sh builds each once).
+DEBUG_SERIES ?= 6.1 6.12
 deps-debug:
 	$(Q)sh scripts/deps.sh debug
 
 # (RT_KVER is read once deps-debug has fetched the PREEMPT_RT kernel.)
 check-debug: deps-debug
 	$(Q)$(MAKE) all WERROR=1
-	$(Q)set -e; d=$$(scripts/debug-kernel.sh); r=$$(cat $$d/release); \
+	$(Q)set -e; for s in $(DEBUG_SERIES); do \
+		d=$$(scripts/debug-kernel.sh $$s); r=$$(cat $$d/release); \
 		$(MAKE) -C krelay clean; $(MAKE) module KDIR=$$d/build; \
 		echo "== debug kernel $$r"; \
 		KVER=$$r LAB_KERNEL=$$d/vmlinuz LAB_MODDIR=$$d/lib/modules/$$r \
-		LAB_SCALE=$${LAB_SCALE:-4} tests/lab/run $(DEBUG_SUITES)
+		LAB_SCALE=$${LAB_SCALE:-4} tests/lab/run $(DEBUG_SUITES); \
+	done
 	$(Q)$(MAKE) -C krelay clean
 	$(Q)$(MAKE) module
 	$(Q)echo "== PREEMPT_RT kernel $(RT_KVER) (module from make kmods)"

@@ -1,20 +1,28 @@
 #!/bin/bash
-# Build the lab's debug kernel from Debian's linux-source-6.1, once per
-# machine: KASAN, lockdep (PROVE_LOCKING, PROVE_RCU), DEBUG_ATOMIC_SLEEP,
-# kmemleak, list and object debugging, on a config trimmed to what the lab
-# uses (x86_64_defconfig + kvm_guest.config + 9p, veth, netns, netfilter,
-# nftables, conntrack and NAT built in).
+# Build the lab's debug kernel from Debian's linux-source-6.1 (or -6.12),
+# once per machine and series: KASAN, lockdep (PROVE_LOCKING, PROVE_RCU),
+# DEBUG_ATOMIC_SLEEP, kmemleak, list and object debugging, on a config
+# trimmed to what the lab uses (x86_64_defconfig + kvm_guest.config + 9p,
+# veth, netns, netfilter, nftables, conntrack and NAT built in).
 #
-#   scripts/debug-kernel.sh          build if missing, print the cache dir
-#   scripts/debug-kernel.sh --print  print the cache dir, build nothing
+#   scripts/debug-kernel.sh [SERIES]          build if missing, print the cache dir
+#   scripts/debug-kernel.sh [SERIES] --print  print the cache dir, build nothing
 #
-# The result lives outside the checkout, in $KRELAY_CACHE (default
-# /var/cache/krelay): linux-debug/{vmlinuz,release,lib/modules/...,build/}.
+# SERIES is 6.1 (the default) or 6.12. The result lives outside the
+# checkout, in $KRELAY_CACHE (default /var/cache/krelay): linux-debug/ for
+# 6.1, linux-debug-6.12/ for 6.12, each {vmlinuz,release,lib/modules/...,build/}.
 set -eu
 
+series=6.1
+case ${1:-} in
+6.1 | 6.12) series=$1; shift ;;
+--print | "") ;;
+*) echo "debug-kernel: unknown series $1 (6.1, 6.12)" >&2; exit 2 ;;
+esac
 cache=${KRELAY_CACHE:-/var/cache/krelay}
 dir=$cache/linux-debug
-src=/usr/src/linux-source-6.1.tar.xz
+[ "$series" = 6.1 ] || dir=$dir-$series
+src=/usr/src/linux-source-$series.tar.xz
 jobs=${JOBS:-$(nproc)}
 localversion=-krelay-debug
 self=$(readlink -f "$0")
@@ -24,8 +32,10 @@ stamp="$(stat -c %Y "$src" 2>/dev/null) $(sha256sum < "$self" | cut -c1-16)"
 # Options the lab and the checkers need; a .config without one of them is
 # configured again.
 needed="KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK VIRTIO_NET 9P_FS VETH
-	USER_NS NF_TABLES NF_TABLES_INET NFT_NAT NFT_OBJREF NF_CONNTRACK NF_DEFRAG_IPV4
+	USER_NS NF_TABLES NF_TABLES_INET NFT_NAT NF_CONNTRACK NF_DEFRAG_IPV4
 	NF_REJECT_IPV4 INET_DIAG INET_TCP_DIAG TCP_CONG_BBR"
+# nft_objref is part of nf_tables itself since 6.2.
+[ "$series" != 6.1 ] || needed="$needed NFT_OBJREF"
 missing() {
 	for o in $needed; do
 		grep -q "^CONFIG_$o=y" "${1:-.}/.config" 2>/dev/null ||
@@ -46,7 +56,7 @@ if [ -s "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$stamp" ] &&
 fi
 # Standard output is for the directory alone (make check-debug reads it).
 exec 3>&1 1>&2
-[ -r "$src" ] || { echo "debug-kernel: $src missing (apt install linux-source-6.1)" >&2; exit 1; }
+[ -r "$src" ] || { echo "debug-kernel: $src missing (apt install linux-source-$series)" >&2; exit 1; }
 for t in flex bison bc; do
 	command -v $t >/dev/null || { echo "debug-kernel: $t missing (scripts/deps.sh debug)" >&2; exit 1; }
 done
@@ -56,9 +66,9 @@ rm -f "$dir/stamp"
 b=$dir/build
 if [ ! -f "$b/Makefile" ]; then
 	echo "debug-kernel: unpacking $src" >&2
-	rm -rf "$b" "$dir/linux-source-6.1"
+	rm -rf "$b" "$dir/linux-source-$series"
 	tar -xJf "$src" -C "$dir"
-	mv "$dir/linux-source-6.1" "$b"
+	mv "$dir/linux-source-$series" "$b"
 fi
 cd "$b"
 

@@ -47,7 +47,7 @@ for group in "$@"; do
 	bench) pkgs="$pkgs dnsperf iperf3 wrk socat linux-perf" ;;
 	valgrind) pkgs="$pkgs valgrind" ;;
 	fresh) pkgs="$pkgs debootstrap" ;;
-	debug) pkgs="$pkgs linux-source-6.1 flex bison bc libelf-dev libssl-dev"; series="$series 6.1-rt" ;;
+	debug) pkgs="$pkgs linux-source-6.1 linux-source-6.12 flex bison bc libelf-dev libssl-dev"; series="$series 6.1-rt" ;;
 	*) echo "deps: unknown group $group (bench, debug, valgrind, fresh, deb, deb-test)" >&2; exit 2 ;;
 	esac
 done
